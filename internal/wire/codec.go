@@ -1,0 +1,198 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Headers fabric sets on its messages. nats.Header keys are case-sensitive.
+const (
+	HeaderContentType = "Content-Type"
+	HeaderKind        = "Fabric-Kind"
+
+	ContentTypeMsgpack = "application/msgpack"
+	ContentTypeJSON    = "application/json"
+)
+
+// Format is how a message body is encoded.
+type Format uint8
+
+// The formats a node accepts. Replies go back in msgpack to fabric
+// components and in JSON to everyone else.
+const (
+	FormatMsgpack Format = iota + 1 // Content-Type: application/msgpack
+	FormatJSON                      // a JSON object
+	FormatPlain                     // the whole body is the command
+)
+
+// String names the format.
+func (f Format) String() string {
+	switch f {
+	case FormatMsgpack:
+		return "msgpack"
+	case FormatJSON:
+		return "json"
+	case FormatPlain:
+		return "plain"
+	}
+	return "unknown"
+}
+
+// Errors from decoding; each is wrapped with what was wrong.
+var (
+	ErrEmpty          = errors.New("empty message")
+	ErrMalformed      = errors.New("malformed message")
+	ErrUnknownVersion = errors.New("unknown message version")
+	ErrTooLarge       = errors.New("message too large")
+	ErrWrongKind      = errors.New("wrong message kind")
+)
+
+// Marshal encodes m as msgpack, stamping the current Version.
+func Marshal(m Message) ([]byte, error) {
+	m.stamp()
+	b, err := msgpack.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", m.Kind(), err)
+	}
+	return b, nil
+}
+
+// NewMsg returns a msgpack-encoded NATS message for subject with fabric's
+// headers set.
+func NewMsg(subject string, m Message) (*nats.Msg, error) {
+	return Encode(FormatMsgpack, subject, m)
+}
+
+// Encode returns m as a NATS message for subject in format f: msgpack for
+// FormatMsgpack, JSON otherwise (people and scripts get JSON back whatever
+// they sent).
+func Encode(f Format, subject string, m Message) (*nats.Msg, error) {
+	msg := nats.NewMsg(subject)
+	msg.Header[HeaderKind] = []string{string(m.Kind())}
+	if f == FormatMsgpack {
+		b, err := Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		msg.Header[HeaderContentType] = []string{ContentTypeMsgpack}
+		msg.Data = b
+		return msg, nil
+	}
+	m.stamp()
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", m.Kind(), err)
+	}
+	msg.Header[HeaderContentType] = []string{ContentTypeJSON}
+	msg.Data = b
+	return msg, nil
+}
+
+// KindOf returns the kind a message's header names, or "" if none.
+func KindOf(msg *nats.Msg) Kind {
+	if msg.Header == nil {
+		return ""
+	}
+	return Kind(msg.Header.Get(HeaderKind))
+}
+
+// FormatOf returns the format of a message body from its Content-Type header
+// and, failing that, its first bytes.
+func FormatOf(msg *nats.Msg) Format {
+	if msg.Header != nil {
+		switch msg.Header.Get(HeaderContentType) {
+		case ContentTypeMsgpack:
+			return FormatMsgpack
+		case ContentTypeJSON:
+			return FormatJSON
+		}
+	}
+	if looksLikeJSON(msg.Data) {
+		return FormatJSON
+	}
+	return FormatPlain
+}
+
+// looksLikeJSON reports whether b is meant as a JSON object: it starts with
+// '{' and, after optional white space, '"' or '}'. A shell group command
+// ("{ make; make test; }") therefore stays a command.
+func looksLikeJSON(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 || b[0] != '{' {
+		return false
+	}
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	return len(b) == 0 || b[0] == '"' || b[0] == '}'
+}
+
+// Decode decodes msg into m. The body is msgpack when the Content-Type header
+// says so and JSON otherwise. A Kind header that names another kind, a
+// version newer than Version, and an undecodable body are errors.
+func Decode(msg *nats.Msg, m Message) error {
+	if k := KindOf(msg); k != "" && k != m.Kind() {
+		return fmt.Errorf("%w: got %q, want %q", ErrWrongKind, k, m.Kind())
+	}
+	if len(msg.Data) == 0 {
+		return fmt.Errorf("%w: no %s body", ErrEmpty, m.Kind())
+	}
+	if FormatOf(msg) == FormatMsgpack {
+		if err := msgpack.Unmarshal(msg.Data, m); err != nil {
+			return fmt.Errorf("%w: %s is not valid msgpack: %v", ErrMalformed, m.Kind(), err)
+		}
+	} else if err := json.Unmarshal(msg.Data, m); err != nil {
+		return fmt.Errorf("%w: %s is not valid JSON: %v", ErrMalformed, m.Kind(), err)
+	}
+	return checkVersion(m)
+}
+
+// DecodeTask decodes a task in any of the accepted formats: msgpack (with the
+// Content-Type header), a JSON object, or plain text that is the command.
+// Bodies over maxBytes (when positive) are refused before decoding.
+func DecodeTask(msg *nats.Msg, maxBytes int) (*Task, Format, error) {
+	f := FormatOf(msg)
+	if maxBytes > 0 && len(msg.Data) > maxBytes {
+		return nil, f, fmt.Errorf("%w: task is %d bytes, this node takes at most %d", ErrTooLarge, len(msg.Data), maxBytes)
+	}
+	if len(bytes.TrimSpace(msg.Data)) == 0 {
+		return nil, f, fmt.Errorf("%w: send a command as plain text, a JSON object like {\"command\": \"uname -a\"}, or a fabric msgpack task", ErrEmpty)
+	}
+	t := new(Task)
+	if f == FormatPlain {
+		if !utf8.Valid(msg.Data) {
+			return nil, f, fmt.Errorf("%w: plain-text command is not valid UTF-8", ErrMalformed)
+		}
+		t.Command = string(msg.Data)
+		t.V = Version
+		return t, f, nil
+	}
+	if err := Decode(msg, t); err != nil {
+		return nil, f, err
+	}
+	if t.Command == "" && len(t.Argv) == 0 {
+		return nil, f, fmt.Errorf("%w: task has neither command nor argv", ErrMalformed)
+	}
+	if t.Command != "" && len(t.Argv) > 0 {
+		return nil, f, fmt.Errorf("%w: task has both command and argv; send one", ErrMalformed)
+	}
+	if t.Timeout < 0 || t.OutputLimit < 0 {
+		return nil, f, fmt.Errorf("%w: negative timeout or output limit", ErrMalformed)
+	}
+	return t, f, nil
+}
+
+func checkVersion(m Message) error {
+	v := m.version()
+	if v > Version {
+		return fmt.Errorf("%w: %s version %d, this build speaks up to %d", ErrUnknownVersion, m.Kind(), v, Version)
+	}
+	if v < 0 {
+		return fmt.Errorf("%w: %s version %d", ErrMalformed, m.Kind(), v)
+	}
+	return nil
+}
