@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nuid"
 )
 
 // Version is the protocol version this build speaks.
@@ -316,3 +318,6 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	return fmt.Errorf("duration: want a string like \"30s\" or a number of seconds, got %s", b)
 }
+
+// NewTaskID returns a new unique task id: 22 characters of [0-9A-Za-z].
+func NewTaskID() string { return nuid.Next() }

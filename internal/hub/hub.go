@@ -1,0 +1,193 @@
+// Package hub runs an embedded NATS server: the bus of a one-machine fabric,
+// or the long-lived hub of a cluster (`fabric serve`).
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// DefaultMaxPayload is the largest message the embedded hub accepts: room for
+// a result carrying 1 MiB of each output stream. NATS's own default is 1 MB.
+const DefaultMaxPayload = 8 << 20
+
+// DefaultListen is where a hub listens unless told otherwise: loopback only,
+// NATS's standard port.
+const DefaultListen = "127.0.0.1:4222"
+
+// ReadyTimeout bounds how long Start waits for the server to accept clients.
+const ReadyTimeout = 10 * time.Second
+
+// Config configures a Hub. The zero value listens on a random loopback port
+// with JetStream off.
+type Config struct {
+	// Listen is host:port to listen on. Empty means 127.0.0.1 on a random
+	// port; port 0 also means random.
+	Listen string
+	// Name is the server's name (unique within a NATS cluster).
+	Name string
+	// JetStream enables JetStream, storing under StoreDir.
+	JetStream bool
+	// StoreDir is where JetStream keeps its files (in <StoreDir>/jetstream).
+	// Required with JetStream.
+	StoreDir string
+	// MaxPayload is the largest message accepted; zero means DefaultMaxPayload.
+	MaxPayload int32
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Hub is a running embedded NATS server.
+type Hub struct {
+	srv       *server.Server
+	closeOnce sync.Once
+}
+
+// Start starts the server and waits until it accepts connections.
+func Start(cfg Config) (*Hub, error) {
+	opts, err := cfg.options()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	lg := newLogger(cfg.Logger)
+	srv.SetLoggerV2(lg, false, false, false)
+	go srv.Start()
+	if err := waitReady(srv, lg); err != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, err
+	}
+	if cfg.JetStream && !srv.JetStreamEnabled() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("hub: JetStream did not start: %w", lg.fatalOr("no reason given"))
+	}
+	return &Hub{srv: srv}, nil
+}
+
+// waitReady waits for the server to accept clients, returning early with the
+// server's own fatal error (a port in use, say) instead of the full timeout.
+func waitReady(srv *server.Server, lg *logger) error {
+	deadline := time.Now().Add(ReadyTimeout)
+	for time.Now().Before(deadline) {
+		if srv.ReadyForConnections(50 * time.Millisecond) {
+			return nil
+		}
+		if err := lg.fatalOr(""); err != nil {
+			return fmt.Errorf("hub: %w", err)
+		}
+	}
+	return fmt.Errorf("hub: not ready to accept connections within %s", ReadyTimeout)
+}
+
+func (cfg Config) options() (*server.Options, error) {
+	host, port := "127.0.0.1", server.RANDOM_PORT
+	if cfg.Listen != "" {
+		h, p, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("hub: listen address %q: %w", cfg.Listen, err)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 65535 {
+			return nil, fmt.Errorf("hub: listen address %q: bad port", cfg.Listen)
+		}
+		if h != "" {
+			host = h
+		}
+		if n != 0 {
+			port = n
+		}
+	}
+	if cfg.JetStream && cfg.StoreDir == "" {
+		return nil, errors.New("hub: JetStream needs a store directory")
+	}
+	mp := cfg.MaxPayload
+	if mp == 0 {
+		mp = DefaultMaxPayload
+	}
+	return &server.Options{
+		ServerName: cfg.Name,
+		Host:       host,
+		Port:       port,
+		MaxPayload: mp,
+		JetStream:  cfg.JetStream,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true, // the process owns its signals, not the embedded server
+		NoLog:      cfg.Logger == nil,
+	}, nil
+}
+
+// ClientURL returns the nats:// URL clients connect to.
+func (h *Hub) ClientURL() string { return h.srv.ClientURL() }
+
+// Addr returns the address the server listens on.
+func (h *Hub) Addr() net.Addr { return h.srv.Addr() }
+
+// Server returns the underlying server, for monitoring and tests.
+func (h *Hub) Server() *server.Server { return h.srv }
+
+// InProcess returns the option that connects a client to this hub in process,
+// without TCP.
+func (h *Hub) InProcess() nats.Option { return nats.InProcessServer(h.srv) }
+
+// Close shuts the server down and waits for it to finish. Safe to call twice.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() {
+		h.srv.Shutdown()
+		h.srv.WaitForShutdown()
+	})
+}
+
+// logger adapts the server's logging to slog and, unlike the server's own
+// logger, never exits the process on a fatal error: it remembers it so Start
+// can return it.
+type logger struct {
+	l  *slog.Logger
+	mu sync.Mutex
+	fe error
+}
+
+func newLogger(l *slog.Logger) *logger {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return &logger{l: l.With("component", "nats-server")}
+}
+
+// fatalOr returns the fatal error logged so far or, if none, an error saying
+// orElse (nil when orElse is empty).
+func (l *logger) fatalOr(orElse string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fe == nil && orElse != "" {
+		return errors.New(orElse)
+	}
+	return l.fe
+}
+
+func (l *logger) Noticef(format string, v ...any) { l.l.Info(fmt.Sprintf(format, v...)) }
+func (l *logger) Warnf(format string, v ...any)   { l.l.Warn(fmt.Sprintf(format, v...)) }
+func (l *logger) Errorf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
+func (l *logger) Debugf(format string, v ...any)  { l.l.Debug(fmt.Sprintf(format, v...)) }
+func (l *logger) Tracef(format string, v ...any)  {}
+func (l *logger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.l.Error(msg, "fatal", true)
+	l.mu.Lock()
+	if l.fe == nil {
+		l.fe = errors.New(msg)
+	}
+	l.mu.Unlock()
+}

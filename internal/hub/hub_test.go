@@ -1,0 +1,90 @@
+package hub
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+func TestStartRandomPortAndClose(t *testing.T) {
+	h, err := Start(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if !strings.HasPrefix(h.ClientURL(), "nats://127.0.0.1:") {
+		t.Fatalf("ClientURL = %q, want loopback", h.ClientURL())
+	}
+	nc, err := nats.Connect(h.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if got := nc.MaxPayload(); got != DefaultMaxPayload {
+		t.Errorf("MaxPayload = %d, want %d", got, DefaultMaxPayload)
+	}
+	addr := h.Addr().String()
+	h.Close()
+	h.Close() // safe twice
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("hub still accepts TCP after Close")
+	}
+}
+
+func TestInProcessConnection(t *testing.T) {
+	h, err := Start(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	nc, err := nats.Connect("", h.InProcess())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, _ := nc.SubscribeSync("x")
+	nc.Publish("x", []byte("hi"))
+	if m, err := sub.NextMsg(2 * time.Second); err != nil || string(m.Data) != "hi" {
+		t.Fatalf("NextMsg = %v, %v", m, err)
+	}
+}
+
+func TestJetStream(t *testing.T) {
+	h, err := Start(Config{JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if !h.Server().JetStreamEnabled() {
+		t.Fatal("JetStream not enabled")
+	}
+	if _, err := Start(Config{JetStream: true}); err == nil {
+		t.Fatal("JetStream without a store directory was accepted")
+	}
+}
+
+func TestBadListen(t *testing.T) {
+	for _, addr := range []string{"nonsense", "127.0.0.1:99999", "127.0.0.1:x"} {
+		if _, err := Start(Config{Listen: addr}); err == nil {
+			t.Errorf("Start(Listen %q) succeeded", addr)
+		}
+	}
+}
+
+func TestPortInUseIsAnErrorNotAnExit(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = Start(Config{Listen: l.Addr().String()})
+	if err == nil {
+		t.Fatal("Start on a port in use succeeded")
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("error %q does not say why", err)
+	}
+}
