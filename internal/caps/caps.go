@@ -1,0 +1,135 @@
+// Package caps knows which programs stand for which node capabilities: a
+// node detects its capabilities from the programs on its PATH, and the router
+// infers what a command needs from the programs it invokes, with one table.
+package caps
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/fabric-run/fabric/subjects"
+)
+
+// programs maps a program name to the capability it provides.
+var programs = map[string]string{
+	"docker":      "docker",
+	"podman":      "podman",
+	"kubectl":     "kubectl",
+	"helm":        "helm",
+	"gcc":         "gcc",
+	"g++":         "gcc",
+	"cc":          "gcc",
+	"clang":       "clang",
+	"clang++":     "clang",
+	"make":        "make",
+	"cmake":       "cmake",
+	"go":          "go",
+	"cargo":       "cargo",
+	"rustc":       "cargo",
+	"python3":     "python3",
+	"pytest":      "python3",
+	"pip3":        "python3",
+	"node":        "node",
+	"npm":         "node",
+	"npx":         "node",
+	"yarn":        "yarn",
+	"pnpm":        "pnpm",
+	"java":        "java",
+	"javac":       "java",
+	"mvn":         "maven",
+	"gradle":      "gradle",
+	"swift":       "swift",
+	"xcodebuild":  "xcode",
+	"nvidia-smi":  "gpu",
+	"ollama":      "ollama",
+	"terraform":   "terraform",
+	"ansible":     "ansible",
+	"rsync":       "rsync",
+	"ffmpeg":      "ffmpeg",
+	"dotnet":      "dotnet",
+	"ruby":        "ruby",
+	"bundle":      "ruby",
+	"php":         "php",
+	"deno":        "deno",
+	"bun":         "bun",
+	"zig":         "zig",
+	"qemu-system": "qemu",
+}
+
+// detectors are the programs looked up on PATH for each capability; the
+// first found wins.
+var detectors = func() map[string][]string {
+	m := map[string][]string{}
+	for prog, c := range programs {
+		m[c] = append(m[c], prog)
+	}
+	for _, progs := range m {
+		slices.Sort(progs)
+	}
+	return m
+}()
+
+// ForProgram returns the capability that program (a name or a path) needs,
+// if it is one fabric knows.
+func ForProgram(program string) (string, bool) {
+	if i := strings.LastIndexByte(program, '/'); i >= 0 {
+		program = program[i+1:]
+	}
+	c, ok := programs[program]
+	return c, ok
+}
+
+// Known returns every capability fabric detects, sorted.
+func Known() []string {
+	out := make([]string, 0, len(detectors))
+	for c := range detectors {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// LookPathFunc finds a program; exec.LookPath is the real one.
+type LookPathFunc func(file string) (string, error)
+
+// Detect returns the capabilities whose programs lookPath finds (nil means
+// exec.LookPath), sorted.
+func Detect(lookPath LookPathFunc) []string {
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	var out []string
+	for c, progs := range detectors {
+		for _, p := range progs {
+			if _, err := lookPath(p); err == nil {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Merge normalises, deduplicates and sorts capability lists, always
+// including subjects.AnyCapability. It fails on a name that is not a valid
+// token.
+func Merge(lists ...[]string) ([]string, error) {
+	seen := map[string]bool{subjects.AnyCapability: true}
+	out := []string{subjects.AnyCapability}
+	for _, l := range lists {
+		for _, c := range l {
+			n, err := subjects.NormalizeCapability(c)
+			if err != nil {
+				return nil, err
+			}
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -1,0 +1,50 @@
+//go:build unix
+
+package runner
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fabric-run/fabric/internal/wire"
+)
+
+// setProcessGroup makes the command the leader of a new process group, so
+// that killing the group reaches everything it started.
+func setProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
+
+// killGroup sends SIGKILL to the command's whole process group.
+func killGroup(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	// The group id is the leader's pid. ESRCH means all are gone already.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// exitStatus fills the exit code and signal from the process state.
+func exitStatus(res *wire.Result, ps *os.ProcessState, waitErr error) {
+	if ps == nil {
+		if waitErr != nil && res.Error == wire.ErrNone {
+			res.Error, res.Message, res.ExitCode = wire.ErrStartFailed, waitErr.Error(), -1
+		}
+		return
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		res.Signal = unix.SignalName(ws.Signal())
+		res.ExitCode = 128 + int(ws.Signal())
+		return
+	}
+	res.ExitCode = ps.ExitCode()
+	var ee *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &ee) && res.Error == wire.ErrNone {
+		res.Error, res.Message = wire.ErrStartFailed, waitErr.Error()
+	}
+}

@@ -1,0 +1,224 @@
+// Package runner runs one command as a local child process, the way a fabric
+// node runs every task: in a process group of its own under the node's shell,
+// with a timeout and a cancel that kill the whole group, stdout and stderr
+// captured separately within a limit and streamed as they arrive.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/fabric-run/fabric/internal/capture"
+	"github.com/fabric-run/fabric/internal/wire"
+)
+
+// DefaultOutputLimit is how many bytes of each stream are kept by default.
+const DefaultOutputLimit = 1 << 20
+
+// readSize is the size of one read from a command's output pipe, and so the
+// largest piece handed to an OutputFunc.
+const readSize = 64 << 10
+
+// killGrace is how long output pipes may stay open after the process group
+// was killed (held by a process that left the group) before they are closed.
+const killGrace = 2 * time.Second
+
+// Spec describes one command to run.
+type Spec struct {
+	// Command is run by Shell with -c. Exactly one of Command and Argv is set.
+	Command string
+	// Argv is run directly, with no shell.
+	Argv []string
+	// Shell is the shell that runs Command; empty means DefaultShell().
+	Shell string
+	// Dir is the working directory; empty means the current one.
+	Dir string
+	// Env is added to (and overrides) the process environment.
+	Env map[string]string
+	// Timeout kills the command's process group; zero means no timeout.
+	Timeout time.Duration
+	// OutputLimit is how many bytes of each stream are kept; zero means
+	// DefaultOutputLimit. Everything is still streamed and counted.
+	OutputLimit int
+}
+
+// OutputFunc receives output as it arrives. It is called from one goroutine
+// per stream, so calls for stdout and stderr may overlap; p is only valid
+// during the call. It may block: the command then blocks on a full pipe.
+type OutputFunc func(stream wire.Stream, p []byte)
+
+// DefaultShell returns bash if it is on PATH, else sh.
+func DefaultShell() string {
+	if p, err := exec.LookPath("bash"); err == nil {
+		return p
+	}
+	return "/bin/sh"
+}
+
+// Run runs spec and returns its result (ID and Node are left for the caller).
+// It returns when the command and everything holding its output have
+// finished, or when ctx ends or the timeout passes (Error says which) and the
+// process group has been killed. out may be nil.
+func Run(ctx context.Context, spec Spec, out OutputFunc) *wire.Result {
+	res := &wire.Result{Started: time.Now()}
+	limit := spec.OutputLimit
+	if limit <= 0 {
+		limit = DefaultOutputLimit
+	}
+	stdout, stderr := capture.New(limit), capture.New(limit)
+	defer func() {
+		res.Duration = wire.Duration(time.Since(res.Started))
+		res.Stdout, res.StdoutBytes, res.StdoutTruncated = stdout.String(), stdout.Total(), stdout.Truncated()
+		res.Stderr, res.StderrBytes, res.StderrTruncated = stderr.String(), stderr.Total(), stderr.Truncated()
+	}()
+
+	cmd, err := command(spec)
+	if err != nil {
+		fail(res, wire.ErrStartFailed, err.Error())
+		return res
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		fail(res, wire.ErrStartFailed, fmt.Sprintf("stdout pipe: %v", err))
+		return res
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		fail(res, wire.ErrStartFailed, fmt.Sprintf("stderr pipe: %v", err))
+		return res
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	// The child has its own copies; ours must go so readers see EOF when
+	// every process holding the pipes is gone.
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		fail(res, wire.ErrStartFailed, fmt.Sprintf("start: %v", err))
+		return res
+	}
+
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go pump(&readers, outR, wire.Stdout, stdout, out)
+	go pump(&readers, errR, wire.Stderr, stderr, out)
+	// done closes once the process has exited and every holder of its
+	// output pipes has closed them (background children included).
+	var waitErr error
+	done := make(chan struct{})
+	go func() {
+		waitErr = cmd.Wait()
+		readers.Wait()
+		close(done)
+	}()
+
+	var timeout <-chan time.Time
+	if spec.Timeout > 0 {
+		t := time.NewTimer(spec.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-done:
+	case <-timeout:
+		fail(res, wire.ErrTimeout, fmt.Sprintf("killed after its timeout of %s", spec.Timeout))
+		stop(cmd, done, outR, errR)
+	case <-ctx.Done():
+		fail(res, wire.ErrCancelled, fmt.Sprintf("cancelled: %v", context.Cause(ctx)))
+		stop(cmd, done, outR, errR)
+	}
+	outR.Close()
+	errR.Close()
+	exitStatus(res, cmd.ProcessState, waitErr)
+	return res
+}
+
+// stop kills the process group and waits for done; if a process that left
+// the group still holds the output pipes after killGrace, the read ends are
+// closed so the task cannot outlive its kill.
+func stop(cmd *exec.Cmd, done <-chan struct{}, pipes ...*os.File) {
+	killGroup(cmd)
+	t := time.NewTimer(killGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		for _, f := range pipes {
+			f.Close()
+		}
+		<-done
+	}
+}
+
+func pump(wg *sync.WaitGroup, r io.Reader, s wire.Stream, keep *capture.Buffer, out OutputFunc) {
+	defer wg.Done()
+	buf := make([]byte, readSize)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			keep.Write(buf[:n])
+			if out != nil {
+				out(s, buf[:n])
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func command(spec Spec) (*exec.Cmd, error) {
+	var cmd *exec.Cmd
+	switch {
+	case spec.Command != "" && len(spec.Argv) > 0:
+		return nil, errors.New("both a command and argv given")
+	case spec.Command != "":
+		sh := spec.Shell
+		if sh == "" {
+			sh = DefaultShell()
+		}
+		cmd = exec.Command(sh, "-c", spec.Command)
+	case len(spec.Argv) > 0:
+		path, err := exec.LookPath(spec.Argv[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", spec.Argv[0], err)
+		}
+		cmd = exec.Command(path, spec.Argv[1:]...)
+	default:
+		return nil, errors.New("nothing to run: no command and no argv")
+	}
+	if spec.Dir != "" {
+		if fi, err := os.Stat(spec.Dir); err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("working directory %s: not a directory", spec.Dir)
+		}
+		cmd.Dir = spec.Dir
+	}
+	if len(spec.Env) > 0 {
+		cmd.Env = os.Environ()
+		for k, v := range spec.Env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	setProcessGroup(cmd)
+	return cmd, nil
+}
+
+func fail(res *wire.Result, kind wire.ErrorKind, msg string) {
+	if res.Error != wire.ErrNone {
+		return
+	}
+	res.Error, res.Message = kind, msg
+	res.ExitCode = -1
+}
