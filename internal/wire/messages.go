@@ -89,6 +89,10 @@ type Task struct {
 	OutputLimit int64        `msgpack:"outlim,omitempty" json:"output_limit,omitempty"`
 	Requires    Requirements `msgpack:"req,omitempty" json:"requires,omitzero"`
 	Submitted   time.Time    `msgpack:"at,omitempty" json:"submitted,omitzero"`
+	// ResultTo, if set, is a subject the node also publishes the final
+	// result to (msgpack), so that a task record is completed even when the
+	// front end that submitted the task is gone.
+	ResultTo string `msgpack:"rto,omitempty" json:"result_to,omitempty"`
 	// Signer and Signature authenticate the task where nodes require it.
 	Signer    string `msgpack:"signer,omitempty" json:"signer,omitempty"`
 	Signature []byte `msgpack:"sig,omitempty" json:"signature,omitempty"`

@@ -1,0 +1,146 @@
+package worker
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/fabric-run/fabric/internal/wire"
+)
+
+// Heartbeat returns the node's current state as a heartbeat, with the load
+// of the last sample.
+func (w *Worker) Heartbeat() *wire.Heartbeat {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.sample
+	return &wire.Heartbeat{
+		Node:         w.cfg.Name,
+		Instance:     w.instance,
+		Hostname:     w.cfg.Hostname,
+		OS:           w.cfg.OS,
+		Arch:         w.cfg.Arch,
+		Capabilities: w.caps,
+		CPUPercent:   s.CPUPercent,
+		MemPercent:   s.MemPercent,
+		Load1:        s.Load1,
+		Load5:        s.Load5,
+		Load15:       s.Load15,
+		CPUs:         s.CPUs,
+		Running:      len(w.running),
+		Slots:        w.cfg.Slots,
+		State:        w.state,
+		Version:      w.cfg.Version,
+		Time:         time.Now(),
+		Interval:     wire.Duration(max(w.cfg.HeartbeatInterval, 0)),
+	}
+}
+
+// PublishHeartbeat publishes the node's current state on its heartbeat
+// subject.
+func (w *Worker) PublishHeartbeat() error {
+	subj, err := w.subj.Heartbeat(w.cfg.Name)
+	if err != nil {
+		return err
+	}
+	msg, err := wire.NewMsg(subj, w.Heartbeat())
+	if err != nil {
+		return err
+	}
+	return w.nc.PublishMsg(msg)
+}
+
+// Kick asks the heartbeat loop to sample and publish now (after a
+// reconnect, say). It never blocks.
+func (w *Worker) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// heartbeatLoop samples the load and publishes a heartbeat every interval,
+// with ±10% jitter so nodes do not fire in step.
+func (w *Worker) heartbeatLoop() {
+	defer w.loops.Done()
+	t := time.NewTimer(jitter(w.cfg.HeartbeatInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+		case <-w.kick:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		}
+		s := w.cfg.Load.Sample()
+		w.mu.Lock()
+		w.sample = s
+		w.mu.Unlock()
+		if err := w.PublishHeartbeat(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			w.log.Warn("heartbeat", "err", err)
+		}
+		t.Reset(jitter(w.cfg.HeartbeatInterval))
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + rand.N(d/5+1)
+}
+
+// handlePing answers a ping with the node's heartbeat: to the requester if
+// it gave a reply subject (msgpack to fabric, JSON to people), else on the
+// heartbeat subject.
+func (w *Worker) handlePing(req micro.Request) {
+	if req.Reply() == "" {
+		if err := w.PublishHeartbeat(); err != nil {
+			w.log.Warn("ping heartbeat", "err", err)
+		}
+		return
+	}
+	format := wire.FormatJSON
+	if micro.Headers(req.Headers()).Get(wire.HeaderContentType) == wire.ContentTypeMsgpack {
+		format = wire.FormatMsgpack
+	}
+	w.send(req.Reply(), format, w.Heartbeat())
+}
+
+// handleCancel cancels a running task. The body is a msgpack or JSON Cancel,
+// or plain text that is the task id.
+func (w *Worker) handleCancel(req micro.Request) {
+	msg := &nats.Msg{Header: nats.Header(req.Headers()), Data: req.Data()}
+	format := wire.FormatOf(msg)
+	var c wire.Cancel
+	if format == wire.FormatPlain {
+		c.ID = strings.TrimSpace(string(req.Data()))
+	} else if err := wire.Decode(msg, &c); err != nil {
+		w.refuse(req, format, &wire.Ack{Node: w.cfg.Name, Status: wire.AckRejected, Error: wire.ErrBadRequest, Reason: err.Error()}, "400")
+		return
+	}
+	w.mu.Lock()
+	j := w.running[c.ID]
+	w.mu.Unlock()
+	if j == nil {
+		w.refuse(req, format, &wire.Ack{ID: c.ID, Node: w.cfg.Name, Status: wire.AckRejected, Error: wire.ErrRejected,
+			Reason: "no task " + c.ID + " is running on node " + w.cfg.Name}, "404")
+		return
+	}
+	reason := c.Reason
+	if reason == "" {
+		reason = "cancelled by request"
+	}
+	j.cancel(errors.New(reason))
+	w.log.Info("task cancelled", "id", c.ID, "reason", reason)
+	if req.Reply() != "" {
+		w.send(req.Reply(), format, &wire.Ack{ID: c.ID, Node: w.cfg.Name, Instance: w.instance, Status: wire.AckAccepted, Reason: reason})
+	}
+}

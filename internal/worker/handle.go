@@ -1,0 +1,243 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/subjects"
+)
+
+// resultHeadroom is what a result message needs beyond its two output
+// streams (ids, numbers, markers, headers).
+const resultHeadroom = 16 << 10
+
+// handleTask runs on the endpoint's subscription goroutine: it decides at
+// once (ack, busy, refusal) and hands the run to a goroutine of its own.
+func (w *Worker) handleTask(req micro.Request) {
+	msg := &nats.Msg{Subject: req.Subject(), Reply: req.Reply(), Header: nats.Header(req.Headers()), Data: req.Data()}
+	task, format, err := wire.DecodeTask(msg, w.cfg.MaxTaskBytes)
+	if err != nil {
+		w.log.Warn("bad task message", "subject", msg.Subject, "err", err)
+		w.refuse(req, format, &wire.Result{Error: wire.ErrBadRequest, ExitCode: -1, Node: w.cfg.Name, Message: err.Error()}, "400")
+		return
+	}
+	if task.ID == "" {
+		task.ID = wire.NewTaskID()
+	}
+	if reason := w.mismatch(task.Requires); reason != "" {
+		w.decline(req, format, task, wire.AckRejected, wire.ErrRejected, reason)
+		return
+	}
+	if w.cfg.Check != nil {
+		if err := w.cfg.Check(task); err != nil {
+			w.decline(req, format, task, wire.AckRejected, wire.ErrRejected, err.Error())
+			return
+		}
+	}
+	j, status, reason := w.admit(task)
+	if j == nil {
+		kind := wire.ErrBusy
+		switch status {
+		case wire.AckDraining:
+			kind = wire.ErrDraining
+		case wire.AckRejected:
+			kind = wire.ErrRejected
+		}
+		w.decline(req, format, task, status, kind, reason)
+		return
+	}
+	if format == wire.FormatMsgpack && msg.Reply != "" {
+		w.send(msg.Reply, format, &wire.Ack{ID: task.ID, Node: w.cfg.Name, Instance: w.instance, Status: wire.AckAccepted})
+	}
+	go w.run(j, format, msg.Reply)
+}
+
+// admit reserves a slot for task, or says why not.
+func (w *Worker) admit(task *wire.Task) (*job, wire.AckStatus, string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.draining:
+		return nil, wire.AckDraining, "node " + w.cfg.Name + " is shutting down"
+	case len(w.running) >= w.cfg.Slots:
+		return nil, wire.AckBusy, fmt.Sprintf("node %s is busy: %d of %d slots taken", w.cfg.Name, len(w.running), w.cfg.Slots)
+	case w.running[task.ID] != nil:
+		return nil, wire.AckRejected, "task " + task.ID + " is already running on node " + w.cfg.Name
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	j := &job{task: task, ctx: ctx, cancel: cancel}
+	w.running[task.ID] = j
+	w.jobs.Add(1)
+	return j, wire.AckAccepted, ""
+}
+
+// run runs an admitted task and publishes its result.
+func (w *Worker) run(j *job, format wire.Format, reply string) {
+	defer w.finish(j)
+	task := j.task
+	var out runner.OutputFunc
+	if format == wire.FormatMsgpack && reply != "" {
+		out = newStreamer(w, task.ID, reply).write
+	}
+	timeout := task.Timeout.D()
+	if timeout <= 0 {
+		timeout = w.cfg.DefaultTimeout
+	}
+	res := runner.Run(j.ctx, runner.Spec{
+		Command:     task.Command,
+		Argv:        task.Argv,
+		Shell:       w.cfg.Shell,
+		Dir:         w.dir(task.Cwd),
+		Env:         task.Env,
+		Timeout:     timeout,
+		OutputLimit: w.outputLimit(task),
+	}, out)
+	res.ID, res.Node = task.ID, w.cfg.Name
+	w.log.Debug("task done", "id", task.ID, "exit", res.ExitCode, "error", res.Error, "duration", res.Duration.D())
+	if reply != "" {
+		w.send(reply, format, res)
+	}
+	if task.ResultTo != "" {
+		w.send(task.ResultTo, wire.FormatMsgpack, res)
+	}
+}
+
+func (w *Worker) finish(j *job) {
+	w.mu.Lock()
+	delete(w.running, j.task.ID)
+	w.mu.Unlock()
+	j.cancel(nil)
+	w.jobs.Done()
+	select {
+	case w.idle <- struct{}{}:
+	default:
+	}
+}
+
+// outputLimit is the bytes kept per stream: the task's or the node's limit,
+// lowered so that a result with both streams fits the server's max payload.
+func (w *Worker) outputLimit(task *wire.Task) int {
+	limit := w.cfg.OutputLimit
+	if task.OutputLimit > 0 && task.OutputLimit < int64(limit) {
+		limit = int(task.OutputLimit)
+	}
+	if fit := (int(w.nc.MaxPayload()) - resultHeadroom) / 2; fit > 0 && fit < limit {
+		limit = fit
+	}
+	return limit
+}
+
+// dir resolves a task's working directory: "~" is the home directory and a
+// relative path is taken from the node's default directory.
+func (w *Worker) dir(cwd string) string {
+	switch {
+	case cwd == "":
+		return w.cfg.Dir
+	case cwd == "~" || strings.HasPrefix(cwd, "~/"):
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, cwd[1:])
+		}
+	case !filepath.IsAbs(cwd):
+		return filepath.Join(w.cfg.Dir, cwd)
+	}
+	return cwd
+}
+
+// mismatch says why this node does not meet r, or "" if it does.
+func (w *Worker) mismatch(r wire.Requirements) string {
+	if r.Node != "" && r.Node != w.cfg.Name {
+		return fmt.Sprintf("task is for node %s, this is %s", r.Node, w.cfg.Name)
+	}
+	if r.OS != "" {
+		if os, err := subjects.NormalizeOS(r.OS); err != nil || os != w.cfg.OS {
+			return fmt.Sprintf("task requires os %s, node %s is %s", r.OS, w.cfg.Name, w.cfg.OS)
+		}
+	}
+	if r.Arch != "" {
+		if arch, err := subjects.NormalizeArch(r.Arch); err != nil || arch != w.cfg.Arch {
+			return fmt.Sprintf("task requires arch %s, node %s is %s", r.Arch, w.cfg.Name, w.cfg.Arch)
+		}
+	}
+	for _, c := range r.Capabilities {
+		if !w.hasCapability(c) {
+			return fmt.Sprintf("task requires capability %s, node %s has %s", c, w.cfg.Name, strings.Join(w.caps, ","))
+		}
+	}
+	return ""
+}
+
+func (w *Worker) hasCapability(c string) bool {
+	for _, have := range w.caps {
+		if have == c {
+			return true
+		}
+	}
+	return false
+}
+
+// decline answers a task the node will not run: an Ack to fabric front ends
+// (so they can try another node), a Result to everyone else.
+func (w *Worker) decline(req micro.Request, format wire.Format, task *wire.Task, status wire.AckStatus, kind wire.ErrorKind, reason string) {
+	w.log.Info("task declined", "id", task.ID, "status", status, "reason", reason)
+	code := "503"
+	if status == wire.AckRejected {
+		code = "403"
+	}
+	if format == wire.FormatMsgpack {
+		w.refuse(req, format, &wire.Ack{ID: task.ID, Node: w.cfg.Name, Instance: w.instance, Status: status, Error: kind, Reason: reason}, code)
+		return
+	}
+	w.refuse(req, format, &wire.Result{ID: task.ID, Node: w.cfg.Name, ExitCode: -1, Error: kind, Message: reason}, code)
+}
+
+// refuse answers through the micro request, so the service's error count
+// (nats micro stats) sees refusals.
+func (w *Worker) refuse(req micro.Request, format wire.Format, m wire.Message, code string) {
+	if req.Reply() == "" {
+		return
+	}
+	msg, err := wire.Encode(format, "", m)
+	if err != nil {
+		w.log.Error("encode reply", "err", err)
+		return
+	}
+	desc := "refused"
+	switch x := m.(type) {
+	case *wire.Result:
+		desc = x.Message
+	case *wire.Ack:
+		desc = x.Reason
+	}
+	if err := req.Error(code, oneLine(desc), msg.Data, micro.WithHeaders(micro.Headers(msg.Header))); err != nil {
+		w.log.Warn("reply", "err", err)
+	}
+}
+
+// send publishes m to subject in format.
+func (w *Worker) send(subject string, format wire.Format, m wire.Message) {
+	msg, err := wire.Encode(format, subject, m)
+	if err == nil {
+		err = w.nc.PublishMsg(msg)
+	}
+	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		w.log.Warn("publish", "subject", subject, "kind", m.Kind(), "err", err)
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\r", " ")
+	s = strings.ReplaceAll(s, "\n", " ")
+	if s == "" {
+		return "refused"
+	}
+	return s
+}

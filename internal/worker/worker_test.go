@@ -1,0 +1,435 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/fabric-run/fabric/internal/hub"
+	"github.com/fabric-run/fabric/internal/load"
+	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/subjects"
+)
+
+func startHub(t testing.TB) *hub.Hub {
+	t.Helper()
+	h, err := hub.Start(hub.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func connect(t testing.TB, h *hub.Hub) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(h.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func startWorker(t testing.TB, h *hub.Hub, cfg Config) *Worker {
+	t.Helper()
+	if cfg.Name == "" {
+		cfg.Name = "n1"
+	}
+	cfg.NoDetect = true
+	if cfg.OS == "" {
+		cfg.OS, cfg.Arch = "linux", "amd64"
+	}
+	if cfg.Load == nil {
+		cfg.Load = load.Fixed{CPUs: 4}
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = -1
+	}
+	w, err := New(connect(t, h), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func request(t *testing.T, nc *nats.Conn, subject string, data []byte) wire.Result {
+	t.Helper()
+	msg, err := nc.Request(subject, data, 10*time.Second)
+	if err != nil {
+		t.Fatalf("request %s: %v", subject, err)
+	}
+	var res wire.Result
+	if err := json.Unmarshal(msg.Data, &res); err != nil {
+		t.Fatalf("reply %q is not a JSON result: %v", msg.Data, err)
+	}
+	return res
+}
+
+// TestPlainAndJSONRequests is what `nats req fabric.task.linux.amd64.any 'uname -a'` does.
+func TestPlainAndJSONRequests(t *testing.T) {
+	h := startHub(t)
+	startWorker(t, h, Config{})
+	nc := connect(t, h)
+	res := request(t, nc, "fabric.task.linux.amd64.any", []byte("echo hello; echo oops >&2; exit 4"))
+	if res.Stdout != "hello\n" || res.Stderr != "oops\n" || res.ExitCode != 4 || res.Node != "n1" || res.ID == "" {
+		t.Fatalf("plain result = %+v", res)
+	}
+	res = request(t, nc, "fabric.task.linux.amd64.any.n1", []byte(`{"command":"pwd","cwd":"/tmp"}`))
+	if res.Stdout != "/tmp\n" || res.ExitCode != 0 {
+		t.Fatalf("json result = %+v", res)
+	}
+}
+
+// TestBadInput: each malformed message gets an error reply naming what is
+// wrong, and the node keeps serving.
+func TestBadInput(t *testing.T) {
+	h := startHub(t)
+	startWorker(t, h, Config{MaxTaskBytes: 1024})
+	nc := connect(t, h)
+	mp := func(b []byte) *nats.Msg {
+		m := nats.NewMsg("fabric.task.linux.amd64.any.n1")
+		m.Header.Set(wire.HeaderContentType, wire.ContentTypeMsgpack)
+		m.Data = b
+		return m
+	}
+	future, _ := msgpack.Marshal(map[string]any{"v": 9, "id": "x", "cmd": "ls"})
+	tests := []struct {
+		name string
+		msg  *nats.Msg
+		want string
+	}{
+		{"malformed msgpack", mp([]byte{0x85, 0xa2, 0x69}), "not valid msgpack"},
+		{"truncated json", &nats.Msg{Subject: "fabric.task.linux.amd64.any.n1", Data: []byte(`{"command": "ls`)}, "not valid JSON"},
+		{"empty body", &nats.Msg{Subject: "fabric.task.linux.amd64.any.n1"}, "empty message"},
+		{"unknown version", mp(future), "version 9"},
+		{"oversized", &nats.Msg{Subject: "fabric.task.linux.amd64.any.n1", Data: []byte(strings.Repeat("x", 2000))}, "at most 1024"},
+		{"wrong os", &nats.Msg{Subject: "fabric.task.linux.amd64.any.n1", Data: []byte(`{"command":"ls","requires":{"os":"darwin"}}`)}, "requires os darwin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reply, err := nc.RequestMsg(tt.msg, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res wire.Result
+			var ack wire.Ack
+			text := ""
+			if wire.KindOf(reply) == wire.KindAck {
+				if err := wire.Decode(reply, &ack); err != nil {
+					t.Fatal(err)
+				}
+				text = ack.Reason
+			} else {
+				if err := wire.Decode(reply, &res); err != nil {
+					t.Fatal(err)
+				}
+				if res.Error == wire.ErrNone {
+					t.Fatalf("no error in %+v", res)
+				}
+				text = res.Message
+			}
+			if !strings.Contains(text, tt.want) {
+				t.Fatalf("error %q does not contain %q", text, tt.want)
+			}
+			if reply.Header.Get("Nats-Service-Error-Code") == "" {
+				t.Errorf("refusal not counted as a service error")
+			}
+		})
+	}
+	// Invalid subject tokens never reach a node: the builder refuses them.
+	if _, err := subjects.Default().Task("linux", "amd64", "any", "n1.x"); err == nil {
+		t.Fatal("invalid node token accepted")
+	}
+	// Still serving.
+	if res := request(t, nc, "fabric.task.linux.amd64.any.n1", []byte("echo alive")); res.Stdout != "alive\n" {
+		t.Fatalf("after bad input: %+v", res)
+	}
+}
+
+func TestBusyBeyondSlots(t *testing.T) {
+	h := startHub(t)
+	w := startWorker(t, h, Config{Slots: 1})
+	nc := connect(t, h)
+	inbox := nc.NewRespInbox()
+	sub, _ := nc.SubscribeSync(inbox)
+	task := &wire.Task{ID: "long", Command: "sleep 30"}
+	msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", task)
+	msg.Reply = inbox
+	nc.PublishMsg(msg)
+	ack := nextAck(t, sub)
+	if ack.Status != wire.AckAccepted || ack.Instance == "" {
+		t.Fatalf("first ack = %+v", ack)
+	}
+	msg2, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "second", Command: "true"})
+	reply, err := nc.RequestMsg(msg2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ack2 wire.Ack
+	if err := wire.Decode(reply, &ack2); err != nil || ack2.Status != wire.AckBusy || !strings.Contains(ack2.Reason, "1 of 1 slots") {
+		t.Fatalf("second ack = %+v, %v", ack2, err)
+	}
+	if hb := w.Heartbeat(); hb.Running != 1 || hb.Slots != 1 {
+		t.Fatalf("heartbeat running/slots = %d/%d", hb.Running, hb.Slots)
+	}
+	// Cancel the long one by plain-text id on the cancel subject.
+	creply, err := nc.Request("fabric.cancel.n1", []byte("long"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cack wire.Ack
+	if err := json.Unmarshal(creply.Data, &cack); err != nil || cack.Status != wire.AckAccepted {
+		t.Fatalf("cancel ack = %s, %v", creply.Data, err)
+	}
+	res := nextResult(t, sub)
+	if res.Error != wire.ErrCancelled {
+		t.Fatalf("cancelled result = %+v", res)
+	}
+}
+
+func TestCancelUnknownTask(t *testing.T) {
+	h := startHub(t)
+	startWorker(t, h, Config{})
+	nc := connect(t, h)
+	reply, err := nc.Request("fabric.cancel.n1", []byte(`{"id":"nope"}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ack wire.Ack
+	if err := json.Unmarshal(reply.Data, &ack); err != nil || ack.Status != wire.AckRejected || !strings.Contains(ack.Reason, "no task nope") {
+		t.Fatalf("ack = %s", reply.Data)
+	}
+}
+
+func TestPingAnswersJSONToPeopleAndMsgpackToFabric(t *testing.T) {
+	h := startHub(t)
+	startWorker(t, h, Config{Capabilities: []string{"gpu"}, Slots: 3})
+	nc := connect(t, h)
+	reply, err := nc.Request("fabric.ping", nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hb wire.Heartbeat
+	if err := json.Unmarshal(reply.Data, &hb); err != nil || hb.Node != "n1" || !hb.HasCapability("gpu") || hb.Slots != 3 || hb.State != wire.StateReady {
+		t.Fatalf("ping reply = %s (%v)", reply.Data, err)
+	}
+	m := nats.NewMsg("fabric.ping")
+	m.Header.Set(wire.HeaderContentType, wire.ContentTypeMsgpack)
+	reply, err = nc.RequestMsg(m, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wire.Decode(reply, &hb); err != nil || wire.FormatOf(reply) != wire.FormatMsgpack {
+		t.Fatalf("msgpack ping: %v", err)
+	}
+}
+
+func TestHeartbeatLoopAndLeaving(t *testing.T) {
+	h := startHub(t)
+	nc := connect(t, h)
+	sub, _ := nc.SubscribeSync("fabric.heartbeat.n1")
+	w := startWorker(t, h, Config{HeartbeatInterval: 50 * time.Millisecond})
+	for i := 0; i < 3; i++ {
+		var hb wire.Heartbeat
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wire.Decode(m, &hb); err != nil || hb.State != wire.StateReady {
+			t.Fatalf("heartbeat %d: %+v %v", i, hb, err)
+		}
+	}
+	w.Close()
+	// The last heartbeat says leaving.
+	var last wire.Heartbeat
+	for {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("no leaving heartbeat: %v", err)
+		}
+		wire.Decode(m, &last)
+		if last.State == wire.StateLeaving {
+			break
+		}
+	}
+}
+
+// TestStreamingWithFlowControl: a front end that answers credit requests
+// late still receives every byte, in order.
+func TestStreamingWithFlowControl(t *testing.T) {
+	h := startHub(t)
+	startWorker(t, h, Config{FlowWindow: 64 << 10})
+	nc := connect(t, h)
+	inbox := nc.NewRespInbox()
+	var (
+		mu    sync.Mutex
+		got   int
+		seq   uint64
+		done  = make(chan wire.Result, 1)
+		order = true
+	)
+	nc.Subscribe(inbox, func(m *nats.Msg) {
+		switch wire.KindOf(m) {
+		case wire.KindChunk:
+			var c wire.Chunk
+			wire.Decode(m, &c)
+			mu.Lock()
+			got += len(c.Data)
+			if c.Seq != seq+1 {
+				order = false
+			}
+			seq = c.Seq
+			mu.Unlock()
+			if m.Reply != "" {
+				time.Sleep(5 * time.Millisecond) // a slow reader
+				m.Respond(nil)
+			}
+		case wire.KindResult:
+			var r wire.Result
+			wire.Decode(m, &r)
+			done <- r
+		}
+	})
+	msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "big", Command: "head -c 5000000 /dev/zero"})
+	msg.Reply = inbox
+	nc.PublishMsg(msg)
+	select {
+	case r := <-done:
+		mu.Lock()
+		defer mu.Unlock()
+		if got != 5000000 || !order || r.StdoutBytes != 5000000 || !r.StdoutTruncated {
+			t.Fatalf("streamed %d bytes (in order: %v), result bytes %d truncated %v", got, order, r.StdoutBytes, r.StdoutTruncated)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no result")
+	}
+}
+
+// TestOutputLimitFitsMaxPayload: against a server with a small max payload
+// the node keeps less, so its result still goes through.
+func TestOutputLimitFitsMaxPayload(t *testing.T) {
+	h, err := hub.Start(hub.Config{MaxPayload: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	startWorker(t, h, Config{})
+	nc := connect(t, h)
+	res := request(t, nc, "fabric.task.linux.amd64.any.n1", []byte("head -c 3000000 /dev/zero | tr '\\0' a; head -c 3000000 /dev/zero | tr '\\0' b >&2"))
+	if !res.StdoutTruncated || !res.StderrTruncated || res.StdoutBytes != 3000000 || len(res.Stdout) > 128<<10 {
+		t.Fatalf("result: truncated %v/%v, bytes %d, kept %d", res.StdoutTruncated, res.StderrTruncated, res.StdoutBytes, len(res.Stdout))
+	}
+}
+
+func TestDrainLetsRunningTaskFinish(t *testing.T) {
+	h := startHub(t)
+	w := startWorker(t, h, Config{})
+	nc := connect(t, h)
+	inbox := nc.NewRespInbox()
+	sub, _ := nc.SubscribeSync(inbox)
+	msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "t", Command: "sleep 0.5; echo finished"})
+	msg.Reply = inbox
+	nc.PublishMsg(msg)
+	if ack := nextAck(t, sub); ack.Status != wire.AckAccepted {
+		t.Fatalf("ack = %+v", ack)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- w.Drain(context.Background()) }()
+	// While draining, new work is turned away.
+	waitFor(t, func() bool { return w.Heartbeat().State == wire.StateDraining })
+	m2, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "t2", Command: "true"})
+	if reply, err := nc.RequestMsg(m2, 5*time.Second); err == nil {
+		var a wire.Ack
+		if wire.Decode(reply, &a); a.Status != wire.AckDraining {
+			t.Fatalf("task during drain: %+v", a)
+		}
+	}
+	res := nextResult(t, sub)
+	if res.Stdout != "finished\n" || res.Error != wire.ErrNone {
+		t.Fatalf("result = %+v", res)
+	}
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDrainGraceCancelsStragglers(t *testing.T) {
+	h := startHub(t)
+	w := startWorker(t, h, Config{DrainGrace: 200 * time.Millisecond})
+	nc := connect(t, h)
+	inbox := nc.NewRespInbox()
+	sub, _ := nc.SubscribeSync(inbox)
+	msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "t", Command: "echo $$; sleep 300"})
+	msg.Reply = inbox
+	nc.PublishMsg(msg)
+	nextAck(t, sub)
+	if err := w.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res := nextResult(t, sub)
+	if res.Error != wire.ErrCancelled || !strings.Contains(res.Message, "shutting down") {
+		t.Fatalf("result = %+v", res)
+	}
+	var pid int
+	if _, err := fmt.Sscan(res.Stdout, &pid); err != nil || runner.Alive(pid) {
+		t.Fatalf("shell %q still alive after drain", res.Stdout)
+	}
+}
+
+func nextAck(t *testing.T, sub *nats.Subscription) wire.Ack {
+	t.Helper()
+	for {
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wire.KindOf(m) == wire.KindAck {
+			var a wire.Ack
+			if err := wire.Decode(m, &a); err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+	}
+}
+
+func nextResult(t *testing.T, sub *nats.Subscription) wire.Result {
+	t.Helper()
+	for {
+		m, err := sub.NextMsg(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wire.KindOf(m) == wire.KindResult {
+			var r wire.Result
+			if err := wire.Decode(m, &r); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
