@@ -1,0 +1,301 @@
+// Package registry is a front end's live table of the cluster's nodes, kept
+// from their heartbeats: which nodes exist, what they are, how loaded, and
+// whether they are still alive.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/subjects"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultInterval is assumed for a node whose heartbeat names none.
+	DefaultInterval = 2 * time.Second
+	// DefaultStaleIntervals is how many missed heartbeats make a node stale.
+	DefaultStaleIntervals = 3
+	// DefaultGoneAfter is how long a silent node stays listed (as stale).
+	DefaultGoneAfter = 2 * time.Minute
+)
+
+// Health is a node's liveness as a front end sees it.
+type Health string
+
+// The healths. Only HealthReady nodes take new work.
+const (
+	HealthReady    Health = "ready"
+	HealthDraining Health = "draining" // shutting down, finishing its tasks
+	HealthLeaving  Health = "leaving"  // said goodbye
+	HealthStale    Health = "stale"    // missed DefaultStaleIntervals heartbeats
+)
+
+// Node is what the registry knows of one node.
+type Node struct {
+	wire.Heartbeat
+	// Seen is when the last heartbeat arrived (front end's clock).
+	Seen time.Time
+	// Health is computed at snapshot time.
+	Health Health
+}
+
+// Config configures a Registry.
+type Config struct {
+	// Subjects is the subject space; default subjects.Default().
+	Subjects *subjects.Space
+	// StaleIntervals is how many heartbeat intervals of silence make a node
+	// stale (default 3).
+	StaleIntervals int
+	// GoneAfter is how long a silent node is kept before it is forgotten
+	// (default 2 min).
+	GoneAfter time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger receives the registry's log; default discards.
+	Logger *slog.Logger
+}
+
+// Registry tracks nodes from heartbeats. It is safe for concurrent use.
+type Registry struct {
+	cfg  Config
+	nc   *nats.Conn
+	subj subjects.Space
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	nodes    map[string]*Node
+	watchers map[*watch]struct{}
+	changed  chan struct{} // closed and replaced on every change
+
+	sub    *nats.Subscription
+	cancel context.CancelFunc
+	loops  sync.WaitGroup
+	once   sync.Once
+}
+
+// New returns a Registry reading heartbeats over nc (nil: fed by hand with
+// Observe, for tests and in-process use).
+func New(nc *nats.Conn, cfg Config) *Registry {
+	if cfg.Subjects == nil {
+		s := subjects.Default()
+		cfg.Subjects = &s
+	}
+	if cfg.StaleIntervals <= 0 {
+		cfg.StaleIntervals = DefaultStaleIntervals
+	}
+	if cfg.GoneAfter <= 0 {
+		cfg.GoneAfter = DefaultGoneAfter
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Registry{
+		cfg:      cfg,
+		nc:       nc,
+		subj:     *cfg.Subjects,
+		log:      cfg.Logger,
+		nodes:    map[string]*Node{},
+		watchers: map[*watch]struct{}{},
+		changed:  make(chan struct{}),
+	}
+}
+
+// Start subscribes to every node's heartbeats and starts the loop that
+// notices silent nodes.
+func (r *Registry) Start() error {
+	if r.nc == nil {
+		return errors.New("registry: no NATS connection")
+	}
+	sub, err := r.nc.Subscribe(r.subj.AllHeartbeats(), r.onMsg)
+	if err != nil {
+		return fmt.Errorf("registry: subscribe heartbeats: %w", err)
+	}
+	// A front end in a large cluster must not drop heartbeats.
+	if err := sub.SetPendingLimits(1<<20, 256<<20); err != nil {
+		return fmt.Errorf("registry: pending limits: %w", err)
+	}
+	r.sub = sub
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.loops.Add(1)
+	go r.reaper(ctx)
+	return nil
+}
+
+// Sync pings every node and takes in the answers until quiet passes with no
+// new one, or ctx ends. It returns how many nodes answered. A front end calls
+// it once at start so it sees the cluster at once rather than after an
+// interval.
+func (r *Registry) Sync(ctx context.Context, quiet time.Duration) (int, error) {
+	if r.nc == nil {
+		return 0, errors.New("registry: no NATS connection")
+	}
+	inbox := r.nc.NewRespInbox()
+	ch := make(chan *nats.Msg, 1024)
+	sub, err := r.nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return 0, fmt.Errorf("registry: ping: %w", err)
+	}
+	defer sub.Unsubscribe()
+	ping := nats.NewMsg(r.subj.Ping())
+	ping.Header.Set(wire.HeaderContentType, wire.ContentTypeMsgpack)
+	ping.Reply = inbox
+	if err := r.nc.PublishMsg(ping); err != nil {
+		return 0, fmt.Errorf("registry: ping: %w", err)
+	}
+	n := 0
+	t := time.NewTimer(quiet)
+	defer t.Stop()
+	for {
+		select {
+		case m := <-ch:
+			if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+				continue // no node at all
+			}
+			r.onMsg(m)
+			n++
+			t.Reset(quiet)
+		case <-t.C:
+			return n, nil
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+}
+
+func (r *Registry) onMsg(m *nats.Msg) {
+	var hb wire.Heartbeat
+	if err := wire.Decode(m, &hb); err != nil {
+		r.log.Warn("bad heartbeat", "subject", m.Subject, "err", err)
+		return
+	}
+	if err := subjects.ValidToken(hb.Node); err != nil {
+		r.log.Warn("bad heartbeat", "subject", m.Subject, "err", err)
+		return
+	}
+	r.Observe(&hb)
+}
+
+// Observe records a heartbeat as if it had just arrived.
+func (r *Registry) Observe(hb *wire.Heartbeat) {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.nodes[hb.Node]
+	if n == nil {
+		n = &Node{}
+		r.nodes[hb.Node] = n
+		r.log.Info("node joined", "node", hb.Node, "os", hb.OS, "arch", hb.Arch)
+	}
+	n.Heartbeat = *hb
+	n.Seen = now
+	r.notifyLocked(now)
+}
+
+// Get returns what is known of node id.
+func (r *Registry) Get(id string) (Node, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.nodes[id]
+	if n == nil {
+		return Node{}, false
+	}
+	out := *n
+	out.Health = r.health(n, r.cfg.Now())
+	return out, true
+}
+
+// Snapshot returns every known node, sorted by id, with its health.
+func (r *Registry) Snapshot() []Node {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	out := make([]Node, 0, len(r.nodes))
+	for _, n := range r.nodes {
+		c := *n
+		c.Health = r.health(n, now)
+		out = append(out, c)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b Node) int { return cmpString(a.Node, b.Node) })
+	return out
+}
+
+// Changed returns a channel closed at the next change of the table (a
+// heartbeat, a node going stale or forgotten).
+func (r *Registry) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+// WaitFor waits until cond holds for the snapshot, or ctx ends.
+func (r *Registry) WaitFor(ctx context.Context, cond func([]Node) bool) error {
+	for {
+		ch := r.Changed()
+		if cond(r.Snapshot()) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *Registry) health(n *Node, now time.Time) Health {
+	switch n.State {
+	case wire.StateLeaving:
+		return HealthLeaving
+	}
+	if now.Sub(n.Seen) > r.staleAfter(n) {
+		return HealthStale
+	}
+	if n.State == wire.StateDraining {
+		return HealthDraining
+	}
+	return HealthReady
+}
+
+func (r *Registry) staleAfter(n *Node) time.Duration {
+	ivl := n.Interval.D()
+	if ivl <= 0 {
+		ivl = DefaultInterval
+	}
+	return time.Duration(r.cfg.StaleIntervals) * ivl
+}
+
+// Close stops the subscription and the reaper. Safe to call twice.
+func (r *Registry) Close() {
+	r.once.Do(func() {
+		if r.cancel != nil {
+			r.cancel()
+		}
+		if r.sub != nil {
+			_ = r.sub.Unsubscribe()
+		}
+		r.loops.Wait()
+	})
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

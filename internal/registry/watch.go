@@ -1,0 +1,110 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// reapEvery is how often the reaper looks for silent nodes; it bounds how
+// late a node is seen to go stale.
+const reapEvery = 100 * time.Millisecond
+
+// watch is one WatchLost registration.
+type watch struct {
+	node, instance string
+	lost           chan string
+	fired          bool
+}
+
+// WatchLost returns a channel that receives, once, why node (in the given
+// instance, when not empty) is lost: it stopped heartbeating, left, or
+// restarted as a new instance. stop releases the watch.
+func (r *Registry) WatchLost(node, instance string) (lost <-chan string, stop func()) {
+	w := &watch{node: node, instance: instance, lost: make(chan string, 1)}
+	r.mu.Lock()
+	r.watchers[w] = struct{}{}
+	r.checkLocked(w, r.cfg.Now())
+	r.mu.Unlock()
+	return w.lost, func() {
+		r.mu.Lock()
+		delete(r.watchers, w)
+		r.mu.Unlock()
+	}
+}
+
+// notifyLocked wakes Changed waiters and checks watches. r.mu is held.
+func (r *Registry) notifyLocked(now time.Time) {
+	close(r.changed)
+	r.changed = make(chan struct{})
+	for w := range r.watchers {
+		r.checkLocked(w, now)
+	}
+}
+
+func (r *Registry) checkLocked(w *watch, now time.Time) {
+	if w.fired {
+		return
+	}
+	reason := ""
+	n := r.nodes[w.node]
+	switch {
+	case n == nil:
+		reason = fmt.Sprintf("node %s is not sending heartbeats", w.node)
+	case w.instance != "" && n.Instance != w.instance:
+		reason = fmt.Sprintf("node %s restarted (its running tasks died with it)", w.node)
+	case n.State == "leaving":
+		reason = fmt.Sprintf("node %s left the cluster", w.node)
+	case now.Sub(n.Seen) > r.staleAfter(n):
+		reason = fmt.Sprintf("node %s stopped heartbeating (last seen %s ago)", w.node, now.Sub(n.Seen).Round(time.Millisecond))
+	}
+	if reason != "" {
+		w.fired = true
+		w.lost <- reason
+	}
+}
+
+// reaper notices nodes going stale (nothing arrives to say so) and forgets
+// nodes silent for longer than GoneAfter.
+func (r *Registry) reaper(ctx context.Context) {
+	defer r.loops.Done()
+	t := time.NewTicker(reapEvery)
+	defer t.Stop()
+	stale := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := r.cfg.Now()
+		r.mu.Lock()
+		changed := false
+		for id, n := range r.nodes {
+			silent := now.Sub(n.Seen)
+			if silent > r.cfg.GoneAfter {
+				delete(r.nodes, id)
+				delete(stale, id)
+				r.log.Info("node forgotten", "node", id, "silent", silent.Round(time.Second))
+				changed = true
+				continue
+			}
+			isStale := silent > r.staleAfter(n)
+			if isStale != stale[id] {
+				stale[id] = isStale
+				changed = true
+				if isStale {
+					r.log.Warn("node stale", "node", id, "silent", silent.Round(time.Millisecond))
+				}
+			}
+		}
+		if changed {
+			r.notifyLocked(now)
+		} else {
+			for w := range r.watchers {
+				r.checkLocked(w, now)
+			}
+		}
+		r.mu.Unlock()
+	}
+}

@@ -1,0 +1,437 @@
+// Package router decides where a command runs: it works out what the command
+// needs (explicit requirements plus those inferred from the programs it
+// invokes), filters the candidate nodes, scores the rest by load, and keeps
+// light work local. It tracks its own assignments so that a batch spreads.
+package router
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/fabric-run/fabric/internal/caps"
+	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/subjects"
+)
+
+// Errors from Route; the wrapped message names what was asked and why each
+// node did not qualify.
+var (
+	ErrNoMatch     = errors.New("no matching node")
+	ErrUnknownNode = errors.New("unknown node")
+	ErrAllBusy     = errors.New("every matching node is busy")
+)
+
+// Thresholds are the local node's offload thresholds (the seed's
+// CLUSTER_*_THRESHOLD): above any of them, work other than light commands
+// leaves the local node.
+type Thresholds struct {
+	CPUPercent float64 // default 40
+	Load       float64 // load average; default 4
+	MemPercent float64 // default 80
+}
+
+// DefaultThresholds are the seed system's defaults.
+var DefaultThresholds = Thresholds{CPUPercent: 40, Load: 4, MemPercent: 80}
+
+// Via says how a candidate is reached.
+const (
+	ViaNATS = "nats"
+	ViaSSH  = "ssh"
+)
+
+// Candidate is a node as the router sees it.
+type Candidate struct {
+	ID           string
+	OS, Arch     string
+	Capabilities []string
+	Via          string
+	// Ready is false for nodes that must not take work (stale, draining,
+	// leaving, unreachable); NotReady says why.
+	Ready    bool
+	NotReady string
+	// Load, from the last heartbeat or probe.
+	CPUPercent float64
+	MemPercent float64
+	Load1      float64
+	CPUs       int
+	Running    int
+	Slots      int
+}
+
+// Request is a command to place.
+type Request struct {
+	Command  string
+	Argv     []string
+	Requires wire.Requirements
+	// Batch turns local preference off: a batch spreads over the cluster.
+	Batch bool
+}
+
+// Skip is a candidate that was not chosen, and why.
+type Skip struct {
+	ID  string
+	Why string
+}
+
+// MaxOrder is how many candidates a Decision lists: the best, then the
+// fallbacks a dispatcher tries if the best does not take the task.
+const MaxOrder = 8
+
+// maxListed bounds the nodes named in a reason.
+const maxListed = 4
+
+// Decision is where a command should run.
+type Decision struct {
+	// Order lists the best candidates that can take the command now (at
+	// most MaxOrder, plus the local node if it qualifies), best first.
+	Order []Candidate
+	// Requires is what the command needs: explicit plus inferred.
+	Requires wire.Requirements
+	// Inferred is what the command itself says.
+	Inferred Inference
+	// Skipped are the candidates not in Order, with the reason.
+	Skipped []Skip
+	// Reason is a one-line account of the decision, for people.
+	Reason string
+}
+
+// Config configures a Router.
+type Config struct {
+	// Thresholds for keeping work local; zero fields take the defaults.
+	Thresholds Thresholds
+	// Local is the id of the node on this machine, if any.
+	Local string
+}
+
+// Router places commands. It is safe for concurrent use.
+type Router struct {
+	cfg Config
+
+	mu       sync.Mutex
+	inflight map[string]int // tasks this front end placed and not yet finished, per node
+}
+
+// New returns a Router.
+func New(cfg Config) *Router {
+	if cfg.Thresholds.CPUPercent == 0 {
+		cfg.Thresholds.CPUPercent = DefaultThresholds.CPUPercent
+	}
+	if cfg.Thresholds.Load == 0 {
+		cfg.Thresholds.Load = DefaultThresholds.Load
+	}
+	if cfg.Thresholds.MemPercent == 0 {
+		cfg.Thresholds.MemPercent = DefaultThresholds.MemPercent
+	}
+	return &Router{cfg: cfg, inflight: map[string]int{}}
+}
+
+// Local returns the local node's id ("" if none).
+func (r *Router) Local() string { return r.cfg.Local }
+
+// Acquire records that a task was placed on node: its projected load rises
+// before its next heartbeat says so. Pair with Release.
+func (r *Router) Acquire(node string) {
+	r.mu.Lock()
+	r.inflight[node]++
+	r.mu.Unlock()
+}
+
+// Release records that a task placed on node finished.
+func (r *Router) Release(node string) {
+	r.mu.Lock()
+	if r.inflight[node] > 1 {
+		r.inflight[node]--
+	} else {
+		delete(r.inflight, node)
+	}
+	r.mu.Unlock()
+}
+
+// Score is the load score of a candidate, lower is better:
+//
+//	cpu%/100 + load1/cpus + 0.5·mem%/100 + 2·running/slots
+//
+// where running is the larger of the node's reported running tasks and the
+// tasks this front end has placed there and not seen finish (so a batch
+// spreads before heartbeats catch up).
+func (r *Router) Score(c Candidate) float64 {
+	r.mu.Lock()
+	running := max(c.Running, r.inflight[c.ID])
+	r.mu.Unlock()
+	return score(&c, running)
+}
+
+func score(c *Candidate, running int) float64 {
+	cpus := float64(max(c.CPUs, 1))
+	slots := float64(max(c.Slots, 1))
+	return c.CPUPercent/100 + c.Load1/cpus + 0.5*c.MemPercent/100 + 2*float64(running)/slots
+}
+
+// Route decides where req should run among cands.
+func (r *Router) Route(req Request, cands []Candidate) (*Decision, error) {
+	d := &Decision{Requires: req.Requires}
+	if req.Command != "" {
+		inf, err := Infer(req.Command)
+		if err == nil {
+			d.Inferred = inf
+			d.Requires = merge(req.Requires, inf)
+		} else {
+			d.Inferred.Class = Normal
+		}
+	} else if len(req.Argv) > 0 {
+		d.Inferred = inferArgv(req.Argv)
+		d.Requires = merge(req.Requires, d.Inferred)
+	}
+	if err := validate(&d.Requires); err != nil {
+		return nil, err
+	}
+	if n := d.Requires.Node; n != "" && !slices.ContainsFunc(cands, func(c Candidate) bool { return c.ID == n }) {
+		return nil, fmt.Errorf("%w %q: known nodes are %s", ErrUnknownNode, n, ids(cands))
+	}
+
+	// One pass over the cluster: filter, score, and keep the best MaxOrder
+	// in a short sorted list (no allocation per candidate, no full sort).
+	type pick struct {
+		i     int
+		score float64
+	}
+	less := func(a, b pick) bool {
+		return a.score < b.score || (a.score == b.score && cands[a.i].ID < cands[b.i].ID)
+	}
+	best := make([]pick, 0, MaxOrder+1)
+	local := pick{i: -1}
+	matched, available := 0, 0
+	r.mu.Lock()
+	for i := range cands {
+		c := &cands[i]
+		if why := mismatch(c, d.Requires); why != "" {
+			d.Skipped = append(d.Skipped, Skip{c.ID, why})
+			continue
+		}
+		if !c.Ready {
+			d.Skipped = append(d.Skipped, Skip{c.ID, c.NotReady})
+			continue
+		}
+		matched++
+		running := c.Running
+		if len(r.inflight) > 0 {
+			running = max(running, r.inflight[c.ID])
+		}
+		if running >= max(c.Slots, 1) {
+			d.Skipped = append(d.Skipped, Skip{c.ID, fmt.Sprintf("full (%d/%d slots)", running, c.Slots)})
+			continue
+		}
+		available++
+		p := pick{i, score(c, running)}
+		if c.ID == r.cfg.Local {
+			local = p
+		}
+		if len(best) == MaxOrder && !less(p, best[len(best)-1]) {
+			continue
+		}
+		j := len(best)
+		for j > 0 && less(p, best[j-1]) {
+			j--
+		}
+		best = slices.Insert(best, j, p)
+		if len(best) > MaxOrder {
+			best = best[:MaxOrder]
+		}
+	}
+	r.mu.Unlock()
+
+	if available == 0 {
+		if matched > 0 {
+			return d, fmt.Errorf("%w (requires %s): %s", ErrAllBusy, d.Requires, skips(d.Skipped))
+		}
+		if len(cands) == 0 {
+			return d, fmt.Errorf("%w (requires %s): no nodes are known; is a node running and connected to the same NATS server?", ErrNoMatch, d.Requires)
+		}
+		return d, fmt.Errorf("%w (requires %s): %s", ErrNoMatch, d.Requires, skips(d.Skipped))
+	}
+	// The local node may be preferred whatever its rank.
+	if local.i >= 0 && !slices.Contains(best, local) {
+		best = append(best, local)
+	}
+	d.Order = make([]Candidate, len(best))
+	for k, p := range best {
+		d.Order[k] = cands[p.i]
+	}
+	n := available
+	why, kept := r.preferLocal(req, d)
+	d.Reason = reason(d, why, kept, n)
+	return d, nil
+}
+
+// preferLocal moves the local node to the front when it should keep the
+// work, and says why; kept reports whether it did.
+func (r *Router) preferLocal(req Request, d *Decision) (why string, kept bool) {
+	if req.Batch || r.cfg.Local == "" || d.Requires.Node != "" {
+		return "", false
+	}
+	i := slices.IndexFunc(d.Order, func(c Candidate) bool { return c.ID == r.cfg.Local })
+	if i < 0 {
+		return "", false
+	}
+	local := d.Order[i]
+	switch {
+	case d.Inferred.Class == Light:
+		why = "light command stays on the local node"
+	case r.underThresholds(local):
+		why = "local node is under its offload thresholds"
+	default:
+		return fmt.Sprintf("local node %s is over its offload thresholds", local.ID), false
+	}
+	copy(d.Order[1:i+1], d.Order[:i])
+	d.Order[0] = local
+	return why, true
+}
+
+func (r *Router) underThresholds(c Candidate) bool {
+	t := r.cfg.Thresholds
+	return c.CPUPercent <= t.CPUPercent && c.Load1 <= t.Load && c.MemPercent <= t.MemPercent
+}
+
+func reason(d *Decision, localWhy string, keptLocal bool, n int) string {
+	var b strings.Builder
+	chosen := d.Order[0]
+	fmt.Fprintf(&b, "%s on %s", d.Inferred.Class, chosen.ID)
+	if chosen.Via == ViaSSH {
+		b.WriteString(" (via ssh)")
+	}
+	if d.Requires.String() != "none" {
+		fmt.Fprintf(&b, "; requires %s", d.Requires)
+	}
+	if localWhy != "" {
+		fmt.Fprintf(&b, "; %s", localWhy)
+	}
+	if n > 1 && !keptLocal {
+		var others []string
+		for _, c := range d.Order[1:min(len(d.Order), maxListed+1)] {
+			others = append(others, fmt.Sprintf("%s (load %.2f)", c.ID, c.Load1))
+		}
+		if n-1 > len(others) {
+			others = append(others, fmt.Sprintf("%d more", n-1-len(others)))
+		}
+		fmt.Fprintf(&b, "; least loaded of %d (load %.2f, %d/%d running) over %s", n, chosen.Load1, chosen.Running, chosen.Slots, strings.Join(others, ", "))
+	}
+	if len(d.Skipped) > 0 {
+		fmt.Fprintf(&b, "; not chosen: %s", skips(d.Skipped))
+	}
+	return b.String()
+}
+
+func skips(s []Skip) string {
+	parts := make([]string, 0, min(len(s), maxListed)+1)
+	for _, k := range s[:min(len(s), maxListed)] {
+		parts = append(parts, k.ID+" "+k.Why)
+	}
+	if len(s) > maxListed {
+		parts = append(parts, fmt.Sprintf("and %d more", len(s)-maxListed))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func ids(cands []Candidate) string {
+	if len(cands) == 0 {
+		return "none"
+	}
+	out := make([]string, len(cands))
+	for i, c := range cands {
+		out[i] = c.ID
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// mismatch says why c cannot run a command needing req ("" if it can).
+func mismatch(c *Candidate, req wire.Requirements) string {
+	if req.Node != "" && c.ID != req.Node {
+		return "is not the node asked for"
+	}
+	if req.OS != "" && c.OS != req.OS {
+		return fmt.Sprintf("is %s, not %s", orUnknown(c.OS), req.OS)
+	}
+	if req.Arch != "" && c.Arch != req.Arch {
+		return fmt.Sprintf("is %s, not %s", orUnknown(c.Arch), req.Arch)
+	}
+	var missing []string
+	for _, want := range req.Capabilities {
+		if want != subjects.AnyCapability && !slices.Contains(c.Capabilities, want) {
+			missing = append(missing, want)
+		}
+	}
+	if len(missing) > 0 {
+		return "lacks " + strings.Join(missing, ", ")
+	}
+	return ""
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "of unknown kind"
+	}
+	return s
+}
+
+// merge adds what the command itself needs to the explicit requirements.
+// An explicit OS wins over an inferred one.
+func merge(req wire.Requirements, inf Inference) wire.Requirements {
+	out := req
+	out.Capabilities = slices.Clone(req.Capabilities)
+	for _, c := range inf.Capabilities {
+		if !slices.Contains(out.Capabilities, c) {
+			out.Capabilities = append(out.Capabilities, c)
+		}
+	}
+	if out.OS == "" {
+		out.OS = inf.OS
+	}
+	return out
+}
+
+// validate normalises the requirements and rejects invalid tokens.
+func validate(r *wire.Requirements) error {
+	var err error
+	if r.OS != "" {
+		if r.OS, err = subjects.NormalizeOS(r.OS); err != nil {
+			return fmt.Errorf("requirements: %w", err)
+		}
+	}
+	if r.Arch != "" {
+		if r.Arch, err = subjects.NormalizeArch(r.Arch); err != nil {
+			return fmt.Errorf("requirements: %w", err)
+		}
+	}
+	for i, c := range r.Capabilities {
+		if r.Capabilities[i], err = subjects.NormalizeCapability(c); err != nil {
+			return fmt.Errorf("requirements: %w", err)
+		}
+	}
+	if r.Node != "" {
+		if err := subjects.ValidToken(r.Node); err != nil {
+			return fmt.Errorf("requirements: node: %w", err)
+		}
+	}
+	return nil
+}
+
+// inferArgv infers from the program of an argv task.
+func inferArgv(argv []string) Inference {
+	inf := Inference{Class: Normal, Programs: []string{base(argv[0])}}
+	name := base(argv[0])
+	if c, ok := caps.ForProgram(name); ok {
+		inf.Capabilities = []string{c}
+	}
+	inf.OS = osPrograms[name]
+	switch {
+	case lightPrograms[name]:
+		inf.Class = Light
+	case heavyPrograms[name]:
+		inf.Class = Heavy
+	}
+	return inf
+}

@@ -1,0 +1,243 @@
+package router
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/fabric-run/fabric/internal/wire"
+)
+
+func TestInfer(t *testing.T) {
+	tests := []struct {
+		cmd   string
+		caps  []string
+		os    string
+		class Class
+	}{
+		{"ls -la", nil, "", Light},
+		{"cd src && cat x | head -3", nil, "", Light},
+		{"docker build .", []string{"docker"}, "", Heavy},
+		{"sudo -u ci docker compose up", []string{"docker"}, "", Heavy},
+		{"env CGO_ENABLED=0 go build ./...", []string{"go"}, "", Heavy},
+		{"swift build", []string{"swift"}, "darwin", Heavy},
+		{"cd app && npm ci && npm test", []string{"node"}, "", Heavy},
+		{"nvidia-smi", []string{"gpu"}, "", Normal},
+		{"bash -c 'cargo build --release'", []string{"cargo"}, "", Heavy},
+		{"grep -r TODO .", nil, "", Heavy},
+		{"grep TODO main.go", nil, "", Normal},
+		{"echo $(uname -a)", nil, "", Light},
+		{"for f in *.c; do gcc -c $f; done", []string{"gcc"}, "", Heavy},
+		{"timeout 10 make -j8", []string{"make"}, "", Heavy},
+		{"/usr/bin/docker ps", []string{"docker"}, "", Heavy},
+		{"echo docker build", nil, "", Light},
+		{"apt-get install -y jq", nil, "linux", Normal},
+		{"x=1", nil, "", Light},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cmd, func(t *testing.T) {
+			got, err := Infer(tt.cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Capabilities, tt.caps) || got.OS != tt.os || got.Class != tt.class {
+				t.Fatalf("Infer(%q) = caps %v os %q class %s; want caps %v os %q class %s",
+					tt.cmd, got.Capabilities, got.OS, got.Class, tt.caps, tt.os, tt.class)
+			}
+		})
+	}
+	if _, err := Infer("echo 'unterminated"); err == nil {
+		t.Fatal("unparseable command accepted")
+	}
+}
+
+func node(id, os, arch string, load1 float64, caps ...string) Candidate {
+	return Candidate{ID: id, OS: os, Arch: arch, Capabilities: append([]string{"any", "make"}, caps...), Via: ViaNATS,
+		Ready: true, Load1: load1, CPUs: 4, Slots: 4}
+}
+
+func threeNodes() []Candidate {
+	return []Candidate{
+		node("linux-a", "linux", "amd64", 2.0, "docker"),
+		node("linux-b", "linux", "amd64", 0.5),
+		node("mac", "darwin", "arm64", 1.0, "swift"),
+	}
+}
+
+func TestLeastLoadedChosen(t *testing.T) {
+	r := New(Config{})
+	d, err := r.Route(Request{Command: "make -j4"}, threeNodes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Order[0].ID != "linux-b" {
+		t.Fatalf("chose %s, want linux-b; reason %s", d.Order[0].ID, d.Reason)
+	}
+	if !strings.Contains(d.Reason, "least loaded") {
+		t.Errorf("reason %q", d.Reason)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	r := New(Config{})
+	tests := []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"os", Request{Command: "uname", Requires: wire.Requirements{OS: "macos"}}, "mac"},
+		{"arch", Request{Command: "uname", Requires: wire.Requirements{Arch: "aarch64"}}, "mac"},
+		{"capability", Request{Command: "uname", Requires: wire.Requirements{Capabilities: []string{"docker"}}}, "linux-a"},
+		{"inferred docker", Request{Command: "docker build ."}, "linux-a"},
+		{"inferred darwin", Request{Command: "swift build"}, "mac"},
+		{"node", Request{Command: "uname", Requires: wire.Requirements{Node: "linux-a"}}, "linux-a"},
+		{"argv", Request{Argv: []string{"docker", "ps"}}, "linux-a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := r.Route(tt.req, threeNodes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Order) != 1 || d.Order[0].ID != tt.want {
+				t.Fatalf("order %v, want only %s (reason %s)", ids(d.Order), tt.want, d.Reason)
+			}
+		})
+	}
+}
+
+func TestDockerBuildOnlyToDockerNode(t *testing.T) {
+	r := New(Config{Local: "linux-b"})
+	d, err := r.Route(Request{Command: "docker build ."}, threeNodes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids(d.Order) != "linux-a" {
+		t.Fatalf("order = %s", ids(d.Order))
+	}
+	var why string
+	for _, s := range d.Skipped {
+		if s.ID == "linux-b" {
+			why = s.Why
+		}
+	}
+	if why != "lacks docker" {
+		t.Fatalf("linux-b skipped because %q", why)
+	}
+}
+
+func TestLightStaysLocalEvenWhenLoaded(t *testing.T) {
+	nodes := threeNodes()
+	nodes[0].Load1, nodes[0].CPUPercent = 9, 95 // linux-a: local and busy
+	r := New(Config{Local: "linux-a"})
+	d, err := r.Route(Request{Command: "ls -la"}, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Order[0].ID != "linux-a" || !strings.Contains(d.Reason, "light") {
+		t.Fatalf("light command went to %s: %s", d.Order[0].ID, d.Reason)
+	}
+	// A heavy one leaves the overloaded local node.
+	d, err = r.Route(Request{Command: "make"}, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Order[0].ID == "linux-a" || !strings.Contains(d.Reason, "over its offload thresholds") {
+		t.Fatalf("heavy command stayed on overloaded local: %s", d.Reason)
+	}
+	// Under thresholds, the local node keeps heavy work too.
+	nodes[0].Load1, nodes[0].CPUPercent = 1, 10
+	d, _ = r.Route(Request{Command: "make"}, nodes)
+	if d.Order[0].ID != "linux-a" {
+		t.Fatalf("idle local gave heavy work to %s: %s", d.Order[0].ID, d.Reason)
+	}
+}
+
+// TestBatchSpreads: 12 commands over 3 idle equal nodes land 4/4/4 because
+// each assignment raises the node's projected load.
+func TestBatchSpreads(t *testing.T) {
+	nodes := []Candidate{node("a", "linux", "amd64", 0), node("b", "linux", "amd64", 0), node("c", "linux", "amd64", 0)}
+	r := New(Config{Local: "a"})
+	count := map[string]int{}
+	for i := 0; i < 12; i++ {
+		d, err := r.Route(Request{Command: "make", Batch: true}, nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Acquire(d.Order[0].ID)
+		count[d.Order[0].ID]++
+	}
+	if want := map[string]int{"a": 4, "b": 4, "c": 4}; !reflect.DeepEqual(count, want) {
+		t.Fatalf("spread = %v, want %v", count, want)
+	}
+	// Now every node is at its slots: the next one waits.
+	if _, err := r.Route(Request{Command: "make", Batch: true}, nodes); !errors.Is(err, ErrAllBusy) {
+		t.Fatalf("err = %v, want ErrAllBusy", err)
+	}
+	r.Release("b")
+	if d, err := r.Route(Request{Command: "make", Batch: true}, nodes); err != nil || d.Order[0].ID != "b" {
+		t.Fatalf("after release: %v %v", d, err)
+	}
+}
+
+func TestFullAndNotReadySkipped(t *testing.T) {
+	nodes := threeNodes()
+	nodes[1].Running = 4 // linux-b full
+	nodes[0].Ready, nodes[0].NotReady = false, "is stale (last heartbeat 7s ago)"
+	r := New(Config{})
+	_, err := r.Route(Request{Command: "uname", Requires: wire.Requirements{OS: "linux"}}, nodes)
+	if !errors.Is(err, ErrAllBusy) {
+		t.Fatalf("err = %v, want ErrAllBusy", err)
+	}
+	if !strings.Contains(err.Error(), "linux-b full (4/4 slots)") || !strings.Contains(err.Error(), "linux-a is stale") {
+		t.Fatalf("err %q does not say why", err)
+	}
+}
+
+func TestNoMatchNamesRequirement(t *testing.T) {
+	r := New(Config{})
+	_, err := r.Route(Request{Command: "uname", Requires: wire.Requirements{OS: "windows"}}, threeNodes())
+	if !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "requires os=windows") || !strings.Contains(err.Error(), "mac is darwin, not windows") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = r.Route(Request{Command: "nvidia-smi"}, threeNodes())
+	if !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "caps=gpu") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = r.Route(Request{Command: "uname"}, nil)
+	if !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "no nodes are known") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = r.Route(Request{Command: "uname", Requires: wire.Requirements{Node: "ghost"}}, threeNodes())
+	if !errors.Is(err, ErrUnknownNode) || !strings.Contains(err.Error(), "linux-a, linux-b, mac") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = r.Route(Request{Command: "uname", Requires: wire.Requirements{Capabilities: []string{"bad cap"}}}, threeNodes())
+	if err == nil || !strings.Contains(err.Error(), "requirements") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestScore(t *testing.T) {
+	c := Candidate{CPUPercent: 50, Load1: 2, CPUs: 4, MemPercent: 40, Running: 1, Slots: 4}
+	if got, want := score(&c, 1), 0.5+0.5+0.2+0.5; got != want {
+		t.Fatalf("score = %v, want %v", got, want)
+	}
+}
+
+func BenchmarkRoute10000(b *testing.B) {
+	cands := make([]Candidate, 10000)
+	for i := range cands {
+		cands[i] = node("n"+strings.Repeat("x", i%7)+string(rune('a'+i%26)), "linux", "amd64", float64(i%13))
+		cands[i].ID += "-" + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
+	}
+	r := New(Config{})
+	req := Request{Command: "make -j8", Batch: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Route(req, cands); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
