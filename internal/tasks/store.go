@@ -162,7 +162,8 @@ func (c Config) validate() error {
 }
 
 // Store keeps task records and results. Implementations are safe for
-// concurrent use. After Close every method returns ErrClosed.
+// concurrent use. After Close every method that reads or writes returns
+// ErrClosed.
 type Store interface {
 	// Create stores a new record. It fails with ErrExists if the id is
 	// taken. A zero Submitted is set to now and an empty State to
