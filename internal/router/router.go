@@ -68,6 +68,9 @@ type Request struct {
 	Requires wire.Requirements
 	// Batch turns local preference off: a batch spreads over the cluster.
 	Batch bool
+	// Local is the id of the node on the submitter's machine, if any: light
+	// work stays there.
+	Local string
 }
 
 // Skip is a candidate that was not chosen, and why.
@@ -102,8 +105,6 @@ type Decision struct {
 type Config struct {
 	// Thresholds for keeping work local; zero fields take the defaults.
 	Thresholds Thresholds
-	// Local is the id of the node on this machine, if any.
-	Local string
 }
 
 // Router places commands. It is safe for concurrent use.
@@ -127,9 +128,6 @@ func New(cfg Config) *Router {
 	}
 	return &Router{cfg: cfg, inflight: map[string]int{}}
 }
-
-// Local returns the local node's id ("" if none).
-func (r *Router) Local() string { return r.cfg.Local }
 
 // Acquire records that a task was placed on node: its projected load rises
 // before its next heartbeat says so. Pair with Release.
@@ -172,6 +170,18 @@ func score(c *Candidate, running int) float64 {
 
 // Route decides where req should run among cands.
 func (r *Router) Route(req Request, cands []Candidate) (*Decision, error) {
+	return r.route(req, cands, false)
+}
+
+// Place decides like Route and, in the same step, counts the task against
+// the chosen node (as Acquire), so that concurrent placements spread. The
+// caller must Release the node (or move the count with Release and Acquire
+// if the task ends up elsewhere).
+func (r *Router) Place(req Request, cands []Candidate) (*Decision, error) {
+	return r.route(req, cands, true)
+}
+
+func (r *Router) route(req Request, cands []Candidate, acquire bool) (*Decision, error) {
 	d := &Decision{Requires: req.Requires}
 	if req.Command != "" {
 		inf, err := Infer(req.Command)
@@ -205,6 +215,7 @@ func (r *Router) Route(req Request, cands []Candidate) (*Decision, error) {
 	local := pick{i: -1}
 	matched, available := 0, 0
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for i := range cands {
 		c := &cands[i]
 		if why := mismatch(c, d.Requires); why != "" {
@@ -226,7 +237,7 @@ func (r *Router) Route(req Request, cands []Candidate) (*Decision, error) {
 		}
 		available++
 		p := pick{i, score(c, running)}
-		if c.ID == r.cfg.Local {
+		if c.ID == req.Local {
 			local = p
 		}
 		if len(best) == MaxOrder && !less(p, best[len(best)-1]) {
@@ -241,8 +252,6 @@ func (r *Router) Route(req Request, cands []Candidate) (*Decision, error) {
 			best = best[:MaxOrder]
 		}
 	}
-	r.mu.Unlock()
-
 	if available == 0 {
 		if matched > 0 {
 			return d, fmt.Errorf("%w (requires %s): %s", ErrAllBusy, d.Requires, skips(d.Skipped))
@@ -263,16 +272,19 @@ func (r *Router) Route(req Request, cands []Candidate) (*Decision, error) {
 	n := available
 	why, kept := r.preferLocal(req, d)
 	d.Reason = reason(d, why, kept, n)
+	if acquire {
+		r.inflight[d.Order[0].ID]++
+	}
 	return d, nil
 }
 
 // preferLocal moves the local node to the front when it should keep the
 // work, and says why; kept reports whether it did.
 func (r *Router) preferLocal(req Request, d *Decision) (why string, kept bool) {
-	if req.Batch || r.cfg.Local == "" || d.Requires.Node != "" {
+	if req.Batch || req.Local == "" || d.Requires.Node != "" {
 		return "", false
 	}
-	i := slices.IndexFunc(d.Order, func(c Candidate) bool { return c.ID == r.cfg.Local })
+	i := slices.IndexFunc(d.Order, func(c Candidate) bool { return c.ID == req.Local })
 	if i < 0 {
 		return "", false
 	}

@@ -108,8 +108,8 @@ func TestFilters(t *testing.T) {
 }
 
 func TestDockerBuildOnlyToDockerNode(t *testing.T) {
-	r := New(Config{Local: "linux-b"})
-	d, err := r.Route(Request{Command: "docker build ."}, threeNodes())
+	r := New(Config{})
+	d, err := r.Route(Request{Command: "docker build .", Local: "linux-b"}, threeNodes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +130,8 @@ func TestDockerBuildOnlyToDockerNode(t *testing.T) {
 func TestLightStaysLocalEvenWhenLoaded(t *testing.T) {
 	nodes := threeNodes()
 	nodes[0].Load1, nodes[0].CPUPercent = 9, 95 // linux-a: local and busy
-	r := New(Config{Local: "linux-a"})
-	d, err := r.Route(Request{Command: "ls -la"}, nodes)
+	r := New(Config{})
+	d, err := r.Route(Request{Command: "ls -la", Local: "linux-a"}, nodes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestLightStaysLocalEvenWhenLoaded(t *testing.T) {
 		t.Fatalf("light command went to %s: %s", d.Order[0].ID, d.Reason)
 	}
 	// A heavy one leaves the overloaded local node.
-	d, err = r.Route(Request{Command: "make"}, nodes)
+	d, err = r.Route(Request{Command: "make", Local: "linux-a"}, nodes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestLightStaysLocalEvenWhenLoaded(t *testing.T) {
 	}
 	// Under thresholds, the local node keeps heavy work too.
 	nodes[0].Load1, nodes[0].CPUPercent = 1, 10
-	d, _ = r.Route(Request{Command: "make"}, nodes)
+	d, _ = r.Route(Request{Command: "make", Local: "linux-a"}, nodes)
 	if d.Order[0].ID != "linux-a" {
 		t.Fatalf("idle local gave heavy work to %s: %s", d.Order[0].ID, d.Reason)
 	}
@@ -158,14 +158,13 @@ func TestLightStaysLocalEvenWhenLoaded(t *testing.T) {
 // each assignment raises the node's projected load.
 func TestBatchSpreads(t *testing.T) {
 	nodes := []Candidate{node("a", "linux", "amd64", 0), node("b", "linux", "amd64", 0), node("c", "linux", "amd64", 0)}
-	r := New(Config{Local: "a"})
+	r := New(Config{})
 	count := map[string]int{}
 	for i := 0; i < 12; i++ {
-		d, err := r.Route(Request{Command: "make", Batch: true}, nodes)
+		d, err := r.Place(Request{Command: "make", Batch: true, Local: "a"}, nodes)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Acquire(d.Order[0].ID)
 		count[d.Order[0].ID]++
 	}
 	if want := map[string]int{"a": 4, "b": 4, "c": 4}; !reflect.DeepEqual(count, want) {

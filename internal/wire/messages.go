@@ -188,7 +188,8 @@ type ErrorKind string
 const (
 	ErrNone        ErrorKind = ""
 	ErrBadRequest  ErrorKind = "bad_request"  // the message could not be understood
-	ErrRejected    ErrorKind = "rejected"     // refused by policy (guard, signature, requirements)
+	ErrRejected    ErrorKind = "rejected"     // refused by policy (guard, signature); no node will run it
+	ErrMismatch    ErrorKind = "mismatch"     // this node does not meet the requirements; another may
 	ErrBusy        ErrorKind = "busy"         // every slot taken
 	ErrDraining    ErrorKind = "draining"     // the node is shutting down
 	ErrStartFailed ErrorKind = "start_failed" // the process could not be started
@@ -246,18 +247,20 @@ type Heartbeat struct {
 	OS       string `msgpack:"os" json:"os"`
 	Arch     string `msgpack:"arch" json:"arch"`
 	// Capabilities always include "any".
-	Capabilities []string  `msgpack:"caps" json:"capabilities"`
-	CPUPercent   float64   `msgpack:"cpu" json:"cpu_percent"`
-	MemPercent   float64   `msgpack:"mem" json:"mem_percent"`
-	Load1        float64   `msgpack:"l1" json:"load1"`
-	Load5        float64   `msgpack:"l5" json:"load5"`
-	Load15       float64   `msgpack:"l15" json:"load15"`
-	CPUs         int       `msgpack:"cpus" json:"cpus"`
-	Running      int       `msgpack:"run" json:"running"`
-	Slots        int       `msgpack:"slots" json:"slots"`
-	State        string    `msgpack:"state" json:"state"`
-	Version      string    `msgpack:"ver" json:"version"`
-	Time         time.Time `msgpack:"t" json:"time"`
+	Capabilities []string `msgpack:"caps" json:"capabilities"`
+	CPUPercent   float64  `msgpack:"cpu" json:"cpu_percent"`
+	MemPercent   float64  `msgpack:"mem" json:"mem_percent"`
+	Load1        float64  `msgpack:"l1" json:"load1"`
+	Load5        float64  `msgpack:"l5" json:"load5"`
+	Load15       float64  `msgpack:"l15" json:"load15"`
+	CPUs         int      `msgpack:"cpus" json:"cpus"`
+	Running      int      `msgpack:"run" json:"running"`
+	// Tasks are the ids of the running tasks.
+	Tasks   []string  `msgpack:"tasks,omitempty" json:"tasks,omitempty"`
+	Slots   int       `msgpack:"slots" json:"slots"`
+	State   string    `msgpack:"state" json:"state"`
+	Version string    `msgpack:"ver" json:"version"`
+	Time    time.Time `msgpack:"t" json:"time"`
 	// Interval is the time to the next heartbeat.
 	Interval Duration `msgpack:"ivl" json:"interval"`
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func (w *Worker) Heartbeat() *wire.Heartbeat {
 		Load15:       s.Load15,
 		CPUs:         s.CPUs,
 		Running:      len(w.running),
+		Tasks:        w.taskIDsLocked(),
 		Slots:        w.cfg.Slots,
 		State:        w.state,
 		Version:      w.cfg.Version,
@@ -128,6 +130,9 @@ func (w *Worker) handleCancel(req micro.Request) {
 	}
 	w.mu.Lock()
 	j := w.running[c.ID]
+	if j == nil {
+		w.rememberCancelLocked(c.ID)
+	}
 	w.mu.Unlock()
 	if j == nil {
 		w.refuse(req, format, &wire.Ack{ID: c.ID, Node: w.cfg.Name, Status: wire.AckRejected, Error: wire.ErrRejected,
@@ -143,4 +148,42 @@ func (w *Worker) handleCancel(req micro.Request) {
 	if req.Reply() != "" {
 		w.send(req.Reply(), format, &wire.Ack{ID: c.ID, Node: w.cfg.Name, Instance: w.instance, Status: wire.AckAccepted, Reason: reason})
 	}
+}
+
+// cancelMemory is how long a cancel for a task the node has not seen is
+// remembered: a front end that gave up waiting for an ack cancels the task,
+// and the cancel may be handled before the task itself.
+const cancelMemory = time.Minute
+
+// rememberCancelLocked notes a cancel for an unknown task. w.mu is held.
+func (w *Worker) rememberCancelLocked(id string) {
+	now := time.Now()
+	for k, at := range w.tombstones {
+		if now.Sub(at) > cancelMemory {
+			delete(w.tombstones, k)
+		}
+	}
+	if len(w.tombstones) < 10000 {
+		w.tombstones[id] = now
+	}
+}
+
+// cancelledEarly reports whether a cancel for id arrived before the task.
+// w.mu is held.
+func (w *Worker) cancelledEarly(id string) bool {
+	at, ok := w.tombstones[id]
+	return ok && time.Since(at) <= cancelMemory
+}
+
+// taskIDsLocked lists the running tasks, sorted. w.mu is held.
+func (w *Worker) taskIDsLocked() []string {
+	if len(w.running) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(w.running))
+	for id := range w.running {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

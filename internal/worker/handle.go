@@ -34,7 +34,7 @@ func (w *Worker) handleTask(req micro.Request) {
 		task.ID = wire.NewTaskID()
 	}
 	if reason := w.mismatch(task.Requires); reason != "" {
-		w.decline(req, format, task, wire.AckRejected, wire.ErrRejected, reason)
+		w.decline(req, format, task, wire.AckRejected, wire.ErrMismatch, reason)
 		return
 	}
 	if w.cfg.Check != nil {
@@ -72,6 +72,8 @@ func (w *Worker) admit(task *wire.Task) (*job, wire.AckStatus, string) {
 		return nil, wire.AckBusy, fmt.Sprintf("node %s is busy: %d of %d slots taken", w.cfg.Name, len(w.running), w.cfg.Slots)
 	case w.running[task.ID] != nil:
 		return nil, wire.AckRejected, "task " + task.ID + " is already running on node " + w.cfg.Name
+	case w.cancelledEarly(task.ID):
+		return nil, wire.AckRejected, "task " + task.ID + " was cancelled before it started"
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	j := &job{task: task, ctx: ctx, cancel: cancel}

@@ -102,12 +102,14 @@ type Worker struct {
 	instance string
 	log      *slog.Logger
 
-	mu       sync.Mutex
-	state    string
-	running  map[string]*job
-	sample   load.Sample
-	svc      micro.Service
-	draining bool
+	mu      sync.Mutex
+	state   string
+	running map[string]*job
+	// tombstones are cancels that arrived for tasks not (yet) running.
+	tombstones map[string]time.Time
+	sample     load.Sample
+	svc        micro.Service
+	draining   bool
 
 	ctx      context.Context // cancelled by Close: ends the heartbeat loop
 	cancel   context.CancelFunc
@@ -143,18 +145,19 @@ func New(nc *nats.Conn, cfg Config) (*Worker, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Worker{
-		cfg:      cfg,
-		nc:       nc,
-		subj:     *cfg.Subjects,
-		caps:     all,
-		instance: nuid.Next(),
-		log:      cfg.Logger.With("node", cfg.Name),
-		state:    wire.StateReady,
-		running:  map[string]*job{},
-		ctx:      ctx,
-		cancel:   cancel,
-		kick:     make(chan struct{}, 1),
-		idle:     make(chan struct{}, 1),
+		cfg:        cfg,
+		nc:         nc,
+		subj:       *cfg.Subjects,
+		caps:       all,
+		instance:   nuid.Next(),
+		log:        cfg.Logger.With("node", cfg.Name),
+		state:      wire.StateReady,
+		running:    map[string]*job{},
+		tombstones: map[string]time.Time{},
+		ctx:        ctx,
+		cancel:     cancel,
+		kick:       make(chan struct{}, 1),
+		idle:       make(chan struct{}, 1),
 	}
 	w.sample = cfg.Load.Sample()
 	return w, nil

@@ -1,0 +1,83 @@
+package dispatch
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+)
+
+// inboxDepth is how many replies may wait for one task's reader. Nodes send
+// at most a flow window of chunks before waiting, so this is never reached
+// by a node that follows the protocol.
+const inboxDepth = 256
+
+// mux receives the replies of every task on one wildcard subscription and
+// hands each to the task it belongs to.
+type mux struct {
+	prefix string // "_INBOX.xxx."
+	sub    *nats.Subscription
+
+	mu      sync.Mutex
+	inboxes map[string]*inbox
+}
+
+type inbox struct {
+	ch   chan *nats.Msg
+	done chan struct{}
+}
+
+func newMux(nc *nats.Conn) (*mux, error) {
+	m := &mux{prefix: nc.NewInbox() + ".", inboxes: map[string]*inbox{}}
+	sub, err := nc.Subscribe(m.prefix+"*", m.deliver)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: subscribe replies: %w", err)
+	}
+	if err := sub.SetPendingLimits(-1, 512<<20); err != nil {
+		return nil, fmt.Errorf("dispatch: pending limits: %w", err)
+	}
+	m.sub = sub
+	return m, nil
+}
+
+// open returns a new reply subject and its inbox.
+func (m *mux) open() (string, *inbox) {
+	token := nuid.Next()
+	in := &inbox{ch: make(chan *nats.Msg, inboxDepth), done: make(chan struct{})}
+	m.mu.Lock()
+	m.inboxes[token] = in
+	m.mu.Unlock()
+	return m.prefix + token, in
+}
+
+// close forgets the inbox of reply; late messages are dropped.
+func (m *mux) close(reply string) {
+	token := strings.TrimPrefix(reply, m.prefix)
+	m.mu.Lock()
+	in := m.inboxes[token]
+	delete(m.inboxes, token)
+	m.mu.Unlock()
+	if in != nil {
+		close(in.done)
+	}
+}
+
+func (m *mux) deliver(msg *nats.Msg) {
+	token := strings.TrimPrefix(msg.Subject, m.prefix)
+	m.mu.Lock()
+	in := m.inboxes[token]
+	m.mu.Unlock()
+	if in == nil {
+		return
+	}
+	select {
+	case in.ch <- msg:
+	case <-in.done:
+	}
+}
+
+func (m *mux) stop() error {
+	return m.sub.Unsubscribe()
+}

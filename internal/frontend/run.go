@@ -1,0 +1,216 @@
+package frontend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/fabric-run/fabric/internal/dispatch"
+	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/subjects"
+)
+
+// retryBackoff bounds how long a placement waits between tries while every
+// matching node is busy (it also wakes on any heartbeat or freed slot).
+const retryBackoff = time.Second
+
+// Request is a command to run on the cluster.
+type Request struct {
+	// ID is the task id; empty means a new one.
+	ID string
+	// Command runs under the node's shell; Argv runs with no shell.
+	Command string
+	Argv    []string
+	Cwd     string
+	Env     map[string]string
+	// Timeout bounds the run on the node; zero means the default.
+	Timeout time.Duration
+	// OutputLimit caps what is kept of each stream; zero means the node's.
+	OutputLimit int64
+	// Requires are the explicit requirements (os, arch, capabilities, node).
+	Requires wire.Requirements
+	// Batch turns local preference off, so a batch spreads.
+	Batch bool
+	// NoWait fails at once when every matching node is busy, instead of
+	// waiting for a free slot.
+	NoWait bool
+	// Detach returns once a node has accepted the task; its result goes to
+	// ResultTo only.
+	Detach bool
+	// ResultTo is a subject the node also publishes the result to.
+	ResultTo string
+}
+
+// Outcome is how a Run ended.
+type Outcome struct {
+	Task     *wire.Task
+	Decision *router.Decision
+	// Node is where the task ran ("" if it did not).
+	Node string
+	// Result is nil only for a detached task or one that never started.
+	Result   *wire.Result
+	Declined []string
+}
+
+// Task builds the wire task for req.
+func (f *Frontend) Task(req Request) *wire.Task {
+	t := &wire.Task{
+		ID: req.ID, Command: req.Command, Argv: req.Argv, Cwd: req.Cwd, Env: req.Env,
+		Timeout: wire.Duration(req.Timeout), OutputLimit: req.OutputLimit,
+		Requires: req.Requires, Submitted: time.Now(), ResultTo: req.ResultTo,
+	}
+	if t.ID == "" {
+		t.ID = wire.NewTaskID()
+	}
+	if t.Timeout <= 0 {
+		t.Timeout = wire.Duration(f.cfg.DefaultTimeout)
+	}
+	return t
+}
+
+// Plan decides where req would run, without running it.
+func (f *Frontend) Plan(req Request) (*router.Decision, error) {
+	return f.rt.Route(f.routeRequest(req), f.Candidates())
+}
+
+func (f *Frontend) routeRequest(req Request) router.Request {
+	return router.Request{Command: req.Command, Argv: req.Argv, Requires: req.Requires, Batch: req.Batch, Local: f.Local()}
+}
+
+// Run places req and runs it, streaming output to hooks.OnOutput. It waits
+// for a free slot while every matching node is busy (unless NoWait). The
+// error says why the command did not run (no matching node, unknown node,
+// refused, nobody accepted, ctx ended); once it runs, the Result says how it
+// ended.
+func (f *Frontend) Run(ctx context.Context, req Request, hooks dispatch.Hooks) (*Outcome, error) {
+	task := f.Task(req)
+	out := &Outcome{Task: task}
+	if f.cfg.Check != nil {
+		if err := f.cfg.Check(task); err != nil {
+			return out, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+	}
+	rreq := f.routeRequest(req)
+	for {
+		freed, changed := f.freedChan(), f.reg.Changed()
+		d, err := f.rt.Place(rreq, f.Candidates())
+		out.Decision = d
+		if err == nil {
+			task.Requires = d.Requires
+			disp, derr := f.dispatch(ctx, task, d, req.Detach, hooks)
+			out.Node, out.Result = disp.Node, disp.Result
+			out.Declined = append(out.Declined, disp.Declined...)
+			if derr == nil || !errors.Is(derr, dispatch.ErrUnavailable) || req.NoWait {
+				return out, derr
+			}
+			err = derr // everyone declined (busy): wait and try again
+		} else if !errors.Is(err, router.ErrAllBusy) || req.NoWait {
+			return out, err
+		}
+		f.log.Debug("waiting for a free slot", "task", task.ID, "why", err)
+		t := time.NewTimer(retryBackoff)
+		select {
+		case <-freed:
+		case <-changed:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return out, fmt.Errorf("waiting for a free node: %w (last: %v)", ctx.Err(), err)
+		}
+		t.Stop()
+	}
+}
+
+// dispatch sends task to the decision's candidates, keeping the router's
+// count of in-flight placements on the node that really took it.
+func (f *Frontend) dispatch(ctx context.Context, task *wire.Task, d *router.Decision, detach bool, hooks dispatch.Hooks) (*dispatch.Outcome, error) {
+	placed := d.Order[0].ID
+	accepted := hooks.OnAccepted
+	hooks.OnAccepted = func(node string) {
+		if node != placed {
+			f.rt.Release(placed)
+			f.rt.Acquire(node)
+			placed = node
+		}
+		if accepted != nil {
+			accepted(node)
+		}
+	}
+	defer func() { f.released(placed) }()
+	return f.disp.Dispatch(ctx, task, targets(d), detach, hooks)
+}
+
+// targets turns a decision into the subjects to try: each node on the
+// subject of the first required capability ("any" if none).
+func targets(d *router.Decision) []dispatch.Target {
+	capability := subjects.AnyCapability
+	if len(d.Requires.Capabilities) > 0 {
+		capability = d.Requires.Capabilities[0]
+	}
+	out := make([]dispatch.Target, 0, len(d.Order))
+	for _, c := range d.Order {
+		out = append(out, dispatch.Target{Node: c.ID, OS: c.OS, Arch: c.Arch, Capability: capability})
+	}
+	return out
+}
+
+// BatchItem is one command's outcome in a batch.
+type BatchItem struct {
+	Outcome *Outcome
+	Err     error
+}
+
+// RunBatch runs reqs across the cluster, at most maxParallel at once (zero:
+// all), spreading them (each is placed as a batch member). Results come back
+// in input order. With failFast, no further command is launched after one
+// fails; those not launched get an error saying so. hooks, if not nil,
+// gives the hooks of command i.
+func (f *Frontend) RunBatch(ctx context.Context, reqs []Request, maxParallel int, failFast bool, hooks func(i int) dispatch.Hooks) []BatchItem {
+	if maxParallel <= 0 || maxParallel > len(reqs) {
+		maxParallel = len(reqs)
+	}
+	items := make([]BatchItem, len(reqs))
+	sem := make(chan struct{}, max(maxParallel, 1))
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed bool
+	)
+	for i, req := range reqs {
+		sem <- struct{}{}
+		mu.Lock()
+		stop := failFast && failed
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			<-sem
+			why := errors.New("not started: an earlier command failed (fail_fast)")
+			if !stop {
+				why = fmt.Errorf("not started: %w", ctx.Err())
+			}
+			items[i] = BatchItem{Err: why}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			req.Batch = true
+			var h dispatch.Hooks
+			if hooks != nil {
+				h = hooks(i)
+			}
+			out, err := f.Run(ctx, req, h)
+			items[i] = BatchItem{Outcome: out, Err: err}
+			if err != nil || out.Result == nil || !out.Result.Ran() || out.Result.ExitCode != 0 {
+				mu.Lock()
+				failed = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return items
+}
