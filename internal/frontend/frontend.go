@@ -48,6 +48,9 @@ type Config struct {
 	// SyncQuiet ends the start-up ping once no node has answered for this
 	// long (default 100 ms); SyncMax bounds it (default 2 s).
 	SyncQuiet, SyncMax time.Duration
+	// NoSync skips the start-up ping: the caller feeds the registry (an
+	// embedded fabric observes its own node).
+	NoSync bool
 	// Check, if set, vets every task before it is sent (the command guard).
 	Check func(*wire.Task) error
 	// Logger receives the front end's log; default discards.
@@ -110,6 +113,9 @@ func New(nc *nats.Conn, cfg Config) (*Frontend, error) {
 func (f *Frontend) Start(ctx context.Context) error {
 	if err := f.reg.Start(); err != nil {
 		return err
+	}
+	if f.cfg.NoSync {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.SyncMax)
 	defer cancel()

@@ -30,7 +30,7 @@ type testCluster struct {
 	conns   map[string]*nats.Conn
 }
 
-func newCluster(t *testing.T, feCfg Config, nodes ...worker.Config) *testCluster {
+func newCluster(t testing.TB, feCfg Config, nodes ...worker.Config) *testCluster {
 	t.Helper()
 	h, err := hub.Start(hub.Config{})
 	if err != nil {
@@ -55,7 +55,7 @@ func newCluster(t *testing.T, feCfg Config, nodes ...worker.Config) *testCluster
 	return c
 }
 
-func (c *testCluster) connect(t *testing.T) *nats.Conn {
+func (c *testCluster) connect(t testing.TB) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(c.hub.ClientURL())
 	if err != nil {
@@ -65,7 +65,7 @@ func (c *testCluster) connect(t *testing.T) *nats.Conn {
 	return nc
 }
 
-func (c *testCluster) addNode(t *testing.T, cfg worker.Config) *worker.Worker {
+func (c *testCluster) addNode(t testing.TB, cfg worker.Config) *worker.Worker {
 	t.Helper()
 	cfg.NoDetect = true
 	if cfg.Load == nil {
@@ -91,7 +91,7 @@ func (c *testCluster) addNode(t *testing.T, cfg worker.Config) *worker.Worker {
 	return w
 }
 
-func (c *testCluster) waitNodes(t *testing.T, n int) {
+func (c *testCluster) waitNodes(t testing.TB, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

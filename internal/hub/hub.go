@@ -34,6 +34,9 @@ type Config struct {
 	Listen string
 	// Name is the server's name (unique within a NATS cluster).
 	Name string
+	// DontListen serves in-process clients only (InProcess), with no TCP
+	// listener at all: for a one-shot embedded fabric.
+	DontListen bool
 	// JetStream enables JetStream, storing under StoreDir.
 	JetStream bool
 	// StoreDir is where JetStream keeps its files (in <StoreDir>/jetstream).
@@ -124,6 +127,7 @@ func (cfg Config) options() (*server.Options, error) {
 		MaxPayload: mp,
 		JetStream:  cfg.JetStream,
 		StoreDir:   cfg.StoreDir,
+		DontListen: cfg.DontListen,
 		NoSigs:     true, // the process owns its signals, not the embedded server
 		NoLog:      cfg.Logger == nil,
 	}, nil

@@ -88,3 +88,22 @@ func TestPortInUseIsAnErrorNotAnExit(t *testing.T) {
 		t.Errorf("error %q does not say why", err)
 	}
 }
+
+func TestDontListenServesInProcessOnly(t *testing.T) {
+	h, err := Start(Config{DontListen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	nc, err := nats.Connect("", h.InProcess())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if h.Addr() != nil {
+		t.Fatalf("listening on %v", h.Addr())
+	}
+}

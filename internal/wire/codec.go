@@ -196,3 +196,34 @@ func checkVersion(m Message) error {
 	}
 	return nil
 }
+
+// Encoder encodes msgpack messages into one reused buffer, for hot paths
+// that publish many messages (output chunks). It is not safe for concurrent
+// use, and a message it returns is valid only until its next call: publish
+// it (nats.go copies the data) before encoding another.
+type Encoder struct {
+	buf  bytes.Buffer
+	enc  *msgpack.Encoder
+	msg  nats.Msg
+	kind []string // the Fabric-Kind header value, reused
+}
+
+// NewEncoder returns an Encoder.
+func NewEncoder() *Encoder {
+	e := &Encoder{kind: []string{""}}
+	e.enc = msgpack.NewEncoder(&e.buf)
+	e.msg.Header = nats.Header{HeaderKind: e.kind, HeaderContentType: []string{ContentTypeMsgpack}}
+	return e
+}
+
+// Msg encodes m for subject, with fabric's headers.
+func (e *Encoder) Msg(subject string, m Message) (*nats.Msg, error) {
+	m.stamp()
+	e.buf.Reset()
+	if err := e.enc.Encode(m); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", m.Kind(), err)
+	}
+	e.kind[0] = string(m.Kind())
+	e.msg.Subject, e.msg.Data, e.msg.Reply = subject, e.buf.Bytes(), ""
+	return &e.msg, nil
+}

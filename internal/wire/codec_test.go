@@ -219,3 +219,23 @@ func BenchmarkDecodeHeartbeat(b *testing.B) {
 		}
 	}
 }
+
+func TestEncoderReusesItsBuffer(t *testing.T) {
+	e := NewEncoder()
+	m1, err := e.Msg("a", &Chunk{ID: "x", Stream: Stdout, Seq: 1, Data: []byte("one")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c Chunk
+	if err := Decode(m1, &c); err != nil || string(c.Data) != "one" || KindOf(m1) != KindChunk {
+		t.Fatalf("first: %+v %v", c, err)
+	}
+	m2, _ := e.Msg("b", &Chunk{ID: "x", Stream: Stderr, Seq: 2, Data: []byte("two")})
+	if err := Decode(m2, &c); err != nil || string(c.Data) != "two" || c.Stream != Stderr || m2.Subject != "b" {
+		t.Fatalf("second: %+v %v", c, err)
+	}
+	allocs := testing.AllocsPerRun(100, func() { e.Msg("a", &Chunk{ID: "x", Data: make([]byte, 0)}) })
+	if allocs > 4 {
+		t.Errorf("%.0f allocations per message", allocs)
+	}
+}

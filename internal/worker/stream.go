@@ -21,13 +21,14 @@ type streamer struct {
 	reply string
 
 	mu       sync.Mutex
+	enc      *wire.Encoder
 	seq      uint64
 	inFlight int
 	off      bool
 }
 
 func newStreamer(w *Worker, id, reply string) *streamer {
-	return &streamer{w: w, id: id, reply: reply}
+	return &streamer{w: w, id: id, reply: reply, enc: wire.NewEncoder()}
 }
 
 // write is a runner.OutputFunc.
@@ -38,7 +39,7 @@ func (s *streamer) write(stream wire.Stream, p []byte) {
 		return
 	}
 	s.seq++
-	msg, err := wire.NewMsg(s.reply, &wire.Chunk{ID: s.id, Stream: stream, Seq: s.seq, Data: p})
+	msg, err := s.enc.Msg(s.reply, &wire.Chunk{ID: s.id, Stream: stream, Seq: s.seq, Data: p})
 	if err != nil {
 		s.stop(err)
 		return

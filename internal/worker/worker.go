@@ -36,6 +36,9 @@ const (
 	DefaultFlowTimeout       = 30 * time.Second
 )
 
+// flushTimeout bounds the final flush of a stopping node.
+const flushTimeout = 2 * time.Second
+
 // ServiceName is the NATS micro service name every node registers under, so
 // `nats micro ls` lists the nodes.
 const ServiceName = "fabric-node"
@@ -406,8 +409,10 @@ func (w *Worker) stop() error {
 				err = fmt.Errorf("worker %s: stop service: %w", w.cfg.Name, e)
 			}
 		}
-		if e := w.nc.Flush(); e != nil && !errors.Is(e, nats.ErrConnectionClosed) && err == nil {
-			err = fmt.Errorf("worker %s: flush: %w", w.cfg.Name, e)
+		if w.nc.IsConnected() {
+			if e := w.nc.FlushTimeout(flushTimeout); e != nil && err == nil {
+				err = fmt.Errorf("worker %s: flush: %w", w.cfg.Name, e)
+			}
 		}
 		w.log.Info("node left")
 	})

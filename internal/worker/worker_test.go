@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -432,4 +433,83 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestReconnectsAndHeartbeatsAgain: the hub goes away and comes back on the
+// same address; the node reconnects by itself and heartbeats at once (the
+// interval here is far too long for the loop to do it).
+func TestReconnectsAndHeartbeatsAgain(t *testing.T) {
+	h1, err := hub.Start(hub.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := h1.Addr().String()
+	gate := &gatedDialer{}
+	nc, err := nats.Connect(h1.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.SetCustomDialer(gate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	w, err := New(nc, Config{Name: "n1", OS: "linux", Arch: "amd64", NoDetect: true, Load: load.Fixed{CPUs: 1}, HeartbeatInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	gate.close() // hold the node's redials until the watcher below listens
+	h1.Close()
+	h2, err := hub.Start(hub.Config{Listen: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	defer w.Close() // before the hub goes
+	watcher := connect(t, h2)
+	sub, _ := watcher.SubscribeSync("fabric.heartbeat.n1")
+	watcher.Flush()
+	gate.open()
+	m, err := sub.NextMsg(20 * time.Second)
+	if err != nil {
+		t.Fatalf("no heartbeat after the hub came back: %v", err)
+	}
+	var hb wire.Heartbeat
+	if err := wire.Decode(m, &hb); err != nil || hb.Node != "n1" {
+		t.Fatalf("heartbeat %+v %v", hb, err)
+	}
+	// And it takes tasks again.
+	if res := request(t, watcher, "fabric.task.linux.amd64.any.n1", []byte("echo back")); res.Stdout != "back\n" {
+		t.Fatalf("after reconnect: %+v", res)
+	}
+}
+
+// gatedDialer dials TCP, but while closed makes dials wait until opened.
+type gatedDialer struct {
+	mu      sync.Mutex
+	blocked chan struct{} // nil: open
+}
+
+func (g *gatedDialer) Dial(network, address string) (net.Conn, error) {
+	g.mu.Lock()
+	b := g.blocked
+	g.mu.Unlock()
+	if b != nil {
+		<-b
+	}
+	return net.Dial(network, address)
+}
+
+func (g *gatedDialer) close() {
+	g.mu.Lock()
+	g.blocked = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *gatedDialer) open() {
+	g.mu.Lock()
+	if g.blocked != nil {
+		close(g.blocked)
+		g.blocked = nil
+	}
+	g.mu.Unlock()
 }

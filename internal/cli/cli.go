@@ -1,0 +1,169 @@
+// Package cli is the command line of fabric: the `fabric` front end (run,
+// nodes, serve, node, ...) and the `fabric-node` worker, which is the same
+// `node` command on its own.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fabric-run/fabric/internal/config"
+)
+
+// Version is fabric's version, reported by --version, heartbeats and the
+// micro service.
+const Version = "0.1.0"
+
+// Exit codes of fabric itself (a command that ran exits with its own code).
+const (
+	ExitOK        = 0
+	ExitError     = 1   // bad usage or configuration
+	ExitTimeout   = 124 // the command hit its timeout (as timeout(1))
+	ExitNotRun    = 125 // the fabric could not run the command (no node, refused, lost)
+	ExitCancelled = 130 // interrupted
+)
+
+// IO is what a command reads and writes.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Env looks up environment variables; nil means os.LookupEnv.
+	Env config.Lookup
+}
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error // printed unless nil
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// Run runs the fabric command line with args (without the program name)
+// and returns the process exit code. ctx ends on SIGINT/SIGTERM.
+func Run(ctx context.Context, args []string, stdio IO) int {
+	return execute(ctx, newRoot(&stdio), args, stdio)
+}
+
+// RunNode runs the worker on its own (the fabric-node program).
+func RunNode(ctx context.Context, args []string, stdio IO) int {
+	app := &app{io: &stdio}
+	cmd := app.nodeCommand()
+	cmd.Use = "fabric-node"
+	cmd.Version = Version
+	app.addGlobalFlags(cmd)
+	return execute(ctx, cmd, args, stdio)
+}
+
+func execute(ctx context.Context, cmd *cobra.Command, args []string, stdio IO) int {
+	cmd.SetArgs(args)
+	cmd.SetIn(stdio.Stdin)
+	cmd.SetOut(stdio.Stdout)
+	cmd.SetErr(stdio.Stderr)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stdio.Stderr, "fabric:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stdio.Stderr, "fabric:", err)
+	return ExitError
+}
+
+// app holds what every command shares: IO, settings, global flags.
+type app struct {
+	io       *IO
+	settings *settings
+	// global flags
+	servers  []string
+	prefix   string
+	logLevel string
+}
+
+func newRoot(stdio *IO) *cobra.Command {
+	a := &app{io: stdio}
+	root := &cobra.Command{
+		Use:   "fabric",
+		Short: "Run commands across a cluster of your own machines",
+		Long: `fabric runs shell commands on the best machine of your cluster: the one that
+matches the command's needs (OS, CPU architecture, capabilities such as docker
+or gpu) and is least loaded. Machines run a worker (fabric node) reached over
+NATS; with no server configured, fabric embeds one and runs a local node, so it
+works on one machine with nothing else running.
+
+Environment variables (FABRIC_*) set defaults for flags; see the README.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	a.addGlobalFlags(root)
+	root.AddCommand(a.runCommand(), a.nodesCommand(), a.serveCommand(), a.nodeCommand())
+	return root
+}
+
+func (a *app) addGlobalFlags(cmd *cobra.Command) {
+	pf := cmd.PersistentFlags()
+	pf.StringSliceVarP(&a.servers, "server", "s", nil, "NATS server URL(s) (env FABRIC_SERVER); none: embedded hub and local node")
+	pf.StringVar(&a.prefix, "prefix", "", "subject prefix (env FABRIC_PREFIX, default fabric)")
+	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (env FABRIC_LOG_LEVEL; default info for node and serve, warn otherwise)")
+	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		s, err := loadSettings(a.io.lookup())
+		if err != nil {
+			return &exitError{code: ExitError, err: fmt.Errorf("environment: %w", err)}
+		}
+		if len(a.servers) > 0 {
+			s.Servers = a.servers
+		}
+		if a.prefix != "" {
+			s.Prefix = a.prefix
+		}
+		if a.logLevel != "" {
+			s.LogLevel = a.logLevel
+		}
+		if err := s.finish(); err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
+		a.settings = s
+		return nil
+	}
+}
+
+func (io *IO) lookup() config.Lookup {
+	if io.Env != nil {
+		return io.Env
+	}
+	return os.LookupEnv
+}
+
+// logger logs to stderr at the configured level: by default, warnings only
+// for one-shot commands (their output is the command's), info for daemons.
+func (a *app) logger() *slog.Logger { return a.loggerAt(slog.LevelWarn) }
+
+// daemonLogger is the logger of long-running commands (node, serve).
+func (a *app) daemonLogger() *slog.Logger { return a.loggerAt(slog.LevelInfo) }
+
+func (a *app) loggerAt(def slog.Level) *slog.Logger {
+	lvl := def
+	if a.settings.LogLevel != "" {
+		_ = lvl.UnmarshalText([]byte(a.settings.LogLevel))
+	}
+	return slog.New(slog.NewTextHandler(a.io.Stderr, &slog.HandlerOptions{Level: lvl}))
+}

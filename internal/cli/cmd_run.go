@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fabric-run/fabric/internal/dispatch"
+	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/wire"
+)
+
+// requireFlags are the requirement flags run and submit share.
+type requireFlags struct {
+	os, arch, node string
+	caps           []string
+}
+
+func (r *requireFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&r.os, "os", "", "run on this OS (linux, darwin/macos, ...)")
+	f.StringVar(&r.arch, "arch", "", "run on this CPU architecture (amd64/x86_64, arm64/aarch64, ...)")
+	f.StringSliceVar(&r.caps, "cap", nil, "require a capability (repeat or comma-separate: docker,gpu)")
+	f.StringVar(&r.node, "node", "", "run on this node")
+}
+
+func (r *requireFlags) requirements() wire.Requirements {
+	return wire.Requirements{OS: r.os, Arch: r.arch, Capabilities: r.caps, Node: r.node}
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var (
+		req     requireFlags
+		timeout time.Duration
+		cwd     string
+		asJSON  bool
+		explain bool
+		noWait  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- COMMAND...",
+		Short: "Run a command on the best node and print its output live",
+		Long: `Run a shell command on the cluster. The command's own words decide where it
+may run (docker build needs a node with docker; swift build needs macOS), the
+flags add requirements, and among the matching nodes the least loaded wins.
+Light commands (ls, cat, echo, ...) stay on this machine's node.
+
+Output streams live (stdout to stdout, stderr to stderr), then a one-line
+summary goes to stderr. fabric exits with the command's exit code; when the
+command could not run at all (no matching node, refused, node lost) it exits
+125, on a timeout 124, when interrupted 130.
+
+With no server configured, fabric starts an embedded hub and a local node in
+process: it works on a fresh machine with nothing else running.`,
+		Example: `  fabric run -- uname -a
+  fabric run --cap docker -- docker build -t app .
+  fabric run --os darwin --timeout 10m -- swift build
+  fabric run --json -- make test`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := a.logger()
+			s, err := a.openSession(cmd.Context(), log)
+			if err != nil {
+				return &exitError{code: ExitNotRun, err: err}
+			}
+			defer s.close()
+			r := frontend.Request{
+				Command:  strings.Join(args, " "),
+				Cwd:      cwd,
+				Timeout:  timeout,
+				Requires: req.requirements(),
+				NoWait:   noWait,
+			}
+			return a.runOne(cmd.Context(), s, r, asJSON, explain)
+		},
+	}
+	req.add(cmd)
+	f := cmd.Flags()
+	f.DurationVar(&timeout, "timeout", 0, "kill the command after this long (env FABRIC_CMD_TIMEOUT, default 5m)")
+	f.StringVar(&cwd, "cwd", "", "working directory on the node (default: the node's home)")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON instead of streaming output")
+	f.BoolVarP(&explain, "explain", "x", false, "also print why the node was chosen")
+	f.BoolVar(&noWait, "no-wait", false, "fail at once if every matching node is busy, instead of waiting for a slot")
+	return cmd
+}
+
+// runOne runs r and maps the outcome to an exit code.
+func (a *app) runOne(ctx context.Context, s *session, r frontend.Request, asJSON, explain bool) error {
+	stdout, stderr := a.io.Stdout, a.io.Stderr
+	var hooks dispatch.Hooks
+	if !asJSON {
+		hooks.OnOutput = func(st wire.Stream, p []byte) {
+			if st == wire.Stderr {
+				stderr.Write(p)
+			} else {
+				stdout.Write(p)
+			}
+		}
+	}
+	out, err := s.fe.Run(ctx, r, hooks)
+	if asJSON {
+		if jerr := writeJSON(stdout, runReport(out, err)); jerr != nil {
+			return jerr
+		}
+	}
+	if err != nil {
+		return &exitError{code: notRunCode(ctx, err), err: explainNotRun(err, s)}
+	}
+	res := out.Result
+	if !asJSON {
+		fmt.Fprintln(stderr, summary(out))
+		if explain && out.Decision != nil {
+			fmt.Fprintln(stderr, "fabric: why:", out.Decision.Reason)
+		}
+	}
+	switch res.Error {
+	case wire.ErrNone:
+		return &exitError{code: res.ExitCode}
+	case wire.ErrTimeout:
+		return &exitError{code: ExitTimeout}
+	case wire.ErrCancelled:
+		return &exitError{code: ExitCancelled}
+	default:
+		return &exitError{code: ExitNotRun}
+	}
+}
+
+func notRunCode(ctx context.Context, err error) int {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return ExitCancelled
+	}
+	return ExitNotRun
+}
+
+// explainNotRun adds what would help to an error that kept a command from
+// running.
+func explainNotRun(err error, s *session) error {
+	switch {
+	case errors.Is(err, router.ErrNoMatch):
+		return fmt.Errorf("%w\n  hint: `fabric nodes` lists the nodes and their capabilities; relax --os/--arch/--cap or start a node that has them", err)
+	case errors.Is(err, router.ErrUnknownNode):
+		return fmt.Errorf("%w\n  hint: `fabric nodes` lists the nodes (server: %s)", err, s.servers)
+	}
+	return err
+}
+
+// summary is the one-line account of a run for stderr.
+func summary(out *frontend.Outcome) string {
+	r := out.Result
+	d := r.Duration.D().Round(time.Millisecond)
+	var b strings.Builder
+	fmt.Fprintf(&b, "fabric: %s: ", out.Node)
+	switch {
+	case r.Error == wire.ErrNone && r.Signal != "":
+		fmt.Fprintf(&b, "killed by %s (exit %d)", r.Signal, r.ExitCode)
+	case r.Error == wire.ErrNone:
+		fmt.Fprintf(&b, "exit %d", r.ExitCode)
+	default:
+		fmt.Fprintf(&b, "%s: %s", r.Error, r.Message)
+	}
+	fmt.Fprintf(&b, " in %s", d)
+	for _, s := range []struct {
+		name  string
+		trunc bool
+		n     int64
+	}{{"stdout", r.StdoutTruncated, r.StdoutBytes}, {"stderr", r.StderrTruncated, r.StderrBytes}} {
+		if s.trunc {
+			fmt.Fprintf(&b, " (%s: %d bytes, only part kept in the record)", s.name, s.n)
+		}
+	}
+	return b.String()
+}
+
+// report is what --json prints.
+type report struct {
+	ID       string       `json:"id"`
+	Node     string       `json:"node,omitempty"`
+	Reason   string       `json:"reason,omitempty"`
+	Declined []string     `json:"declined,omitempty"`
+	Error    string       `json:"error,omitempty"`
+	Result   *wire.Result `json:"result,omitempty"`
+}
+
+func runReport(out *frontend.Outcome, err error) report {
+	r := report{}
+	if out != nil {
+		if out.Task != nil {
+			r.ID = out.Task.ID
+		}
+		r.Node, r.Result, r.Declined = out.Node, out.Result, out.Declined
+		if out.Decision != nil {
+			r.Reason = out.Decision.Reason
+		}
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

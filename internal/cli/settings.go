@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fabric-run/fabric/internal/config"
+	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/subjects"
+)
+
+// settings are the knobs after environment and flags.
+type settings struct {
+	Servers       []string
+	Prefix        string
+	StateDir      string
+	CmdTimeout    time.Duration
+	StatusTimeout time.Duration
+	AckTimeout    time.Duration
+	Thresholds    router.Thresholds
+	LocalNode     string
+	NodeName      string
+	Caps          []string
+	Slots         int
+	Heartbeat     time.Duration
+	OutputLimit   int
+	DrainGrace    time.Duration
+	Listen        string
+	LogLevel      string
+
+	subjects subjects.Space
+}
+
+// loadSettings reads every FABRIC_* variable, reporting all bad ones.
+func loadSettings(lookup config.Lookup) (*settings, error) {
+	r := config.NewReader(lookup)
+	s := &settings{
+		Servers:       r.List("FABRIC_SERVER", nil),
+		Prefix:        r.String("FABRIC_PREFIX", subjects.DefaultPrefix),
+		StateDir:      r.String("FABRIC_STATE_DIR", ""),
+		CmdTimeout:    r.Seconds("FABRIC_CMD_TIMEOUT", 300*time.Second),
+		StatusTimeout: r.Seconds("FABRIC_STATUS_TIMEOUT", 5*time.Second),
+		AckTimeout:    r.Seconds("FABRIC_ACK_TIMEOUT", 3*time.Second),
+		Thresholds: router.Thresholds{
+			CPUPercent: r.Float("FABRIC_CPU_THRESHOLD", router.DefaultThresholds.CPUPercent),
+			Load:       r.Float("FABRIC_LOAD_THRESHOLD", router.DefaultThresholds.Load),
+			MemPercent: r.Float("FABRIC_MEMORY_THRESHOLD", router.DefaultThresholds.MemPercent),
+		},
+		LocalNode:   r.String("FABRIC_LOCAL_NODE", ""),
+		NodeName:    r.String("FABRIC_NODE_NAME", ""),
+		Caps:        r.List("FABRIC_CAPS", nil),
+		Slots:       r.Int("FABRIC_SLOTS", 0, 1),
+		Heartbeat:   r.Seconds("FABRIC_HEARTBEAT", 2*time.Second),
+		OutputLimit: r.Int("FABRIC_OUTPUT_LIMIT", runner.DefaultOutputLimit, 1024),
+		DrainGrace:  r.Seconds("FABRIC_DRAIN_GRACE", 30*time.Second),
+		Listen:      r.String("FABRIC_LISTEN", "127.0.0.1:4222"),
+		LogLevel:    r.OneOf("FABRIC_LOG_LEVEL", "", "debug", "info", "warn", "error"),
+	}
+	if s.StateDir == "" {
+		s.StateDir = defaultStateDir(lookup)
+	}
+	return s, r.Err()
+}
+
+// finish validates what flags may have changed.
+func (s *settings) finish() error {
+	sp, err := subjects.New(s.Prefix)
+	if err != nil {
+		return fmt.Errorf("prefix: %w", err)
+	}
+	s.subjects = sp
+	switch s.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log level %q: want debug, info, warn or error", s.LogLevel)
+	}
+	return nil
+}
+
+func defaultStateDir(lookup config.Lookup) string {
+	if d, ok := lookup("XDG_STATE_HOME"); ok && d != "" {
+		return filepath.Join(d, "fabric")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "fabric")
+	}
+	return filepath.Join(os.TempDir(), "fabric-state")
+}

@@ -1,0 +1,65 @@
+package frontend
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fabric-run/fabric/internal/dispatch"
+	"github.com/fabric-run/fabric/internal/load"
+	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/worker"
+)
+
+// BenchmarkTrueFabricVsRawNATS runs `true` through the fabric (front end →
+// node → result) and, in the same run, through a bare NATS request to a
+// responder that execs the same shell with `true`. It reports both
+// latencies and their ratio (fabric/raw): the cost of routing, acks,
+// records of state and process-group handling over the bare minimum.
+func BenchmarkTrueFabricVsRawNATS(b *testing.B) {
+	c := newCluster(b, Config{}, worker.Config{Name: "n", OS: "linux", Arch: "amd64", Load: load.Fixed{CPUs: 4}, HeartbeatInterval: time.Second})
+	shell := runner.DefaultShell()
+	rawConn := c.connect(b)
+	if _, err := rawConn.Subscribe("bench.raw", func(m *nats.Msg) {
+		err := exec.Command(shell, "-c", "true").Run()
+		reply := []byte("ok")
+		if err != nil {
+			reply = []byte(err.Error())
+		}
+		m.Respond(reply)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	rawConn.Flush()
+	client := c.connect(b)
+	ctx := context.Background()
+	req := Request{Command: "true"}
+
+	var fabricTotal, rawTotal time.Duration
+	for i := 0; i < 10; i++ { // warm up both paths
+		c.fe.Run(ctx, req, dispatch.Hooks{})
+		client.Request("bench.raw", nil, 10*time.Second)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		out, err := c.fe.Run(ctx, req, dispatch.Hooks{})
+		if err != nil || out.Result.ExitCode != 0 {
+			b.Fatalf("fabric: %v %+v", err, out)
+		}
+		mid := time.Now()
+		if _, err := client.Request("bench.raw", nil, 10*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		end := time.Now()
+		fabricTotal += mid.Sub(start)
+		rawTotal += end.Sub(mid)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(fabricTotal.Nanoseconds())/n, "fabric-ns/op")
+	b.ReportMetric(float64(rawTotal.Nanoseconds())/n, "raw-ns/op")
+	b.ReportMetric(float64(fabricTotal)/float64(rawTotal), "ratio")
+}
