@@ -31,6 +31,13 @@ const (
 	DefaultResultGrace = 30 * time.Second
 )
 
+// syncKind marks the message a dispatcher sends itself through a task's
+// inbox; syncTimeout bounds the wait for it.
+const (
+	syncKind    = "sync"
+	syncTimeout = 5 * time.Second
+)
+
 // Errors from Dispatch, wrapped with what happened at each node.
 var (
 	// ErrUnavailable: no candidate accepted the task; it did not run.
@@ -259,10 +266,16 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 		deadline = tm.C
 	}
 	done := ctx.Done()
-	var cancelWait <-chan time.Time
+	var cancelWait, syncWait <-chan time.Time
+	lostWhy := ""
 	for {
 		select {
 		case m := <-in.ch:
+			if m.Header.Get(wire.HeaderKind) == syncKind {
+				// Everything sent to this inbox before the node was seen
+				// lost has been read: there is no result coming.
+				return lostResult(task, t.Node, wire.ErrNodeLost, lostWhy)
+			}
 			switch wire.KindOf(m) {
 			case wire.KindChunk:
 				var c wire.Chunk
@@ -280,7 +293,18 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 				return &r
 			}
 		case why := <-lost:
-			return lostResult(task, t.Node, wire.ErrNodeLost, why)
+			// The heartbeat that says so may overtake the node's last
+			// messages, which come on another subscription: send a marker
+			// through this inbox and trust the loss only once it is back.
+			lost, lostWhy = nil, why
+			if err := d.nc.PublishMsg(&nats.Msg{Subject: in.reply, Header: nats.Header{wire.HeaderKind: []string{syncKind}}}); err != nil {
+				return lostResult(task, t.Node, wire.ErrNodeLost, why)
+			}
+			tm := time.NewTimer(syncTimeout)
+			defer tm.Stop()
+			syncWait = tm.C
+		case <-syncWait:
+			return lostResult(task, t.Node, wire.ErrNodeLost, lostWhy)
 		case <-deadline:
 			return lostResult(task, t.Node, wire.ErrNodeLost, fmt.Sprintf("no result from node %s within the task's timeout plus %s", t.Node, d.cfg.ResultGrace))
 		case <-done:

@@ -25,8 +25,9 @@ type mux struct {
 }
 
 type inbox struct {
-	ch   chan *nats.Msg
-	done chan struct{}
+	reply string
+	ch    chan *nats.Msg
+	done  chan struct{}
 }
 
 func newMux(nc *nats.Conn) (*mux, error) {
@@ -45,11 +46,11 @@ func newMux(nc *nats.Conn) (*mux, error) {
 // open returns a new reply subject and its inbox.
 func (m *mux) open() (string, *inbox) {
 	token := nuid.Next()
-	in := &inbox{ch: make(chan *nats.Msg, inboxDepth), done: make(chan struct{})}
+	in := &inbox{reply: m.prefix + token, ch: make(chan *nats.Msg, inboxDepth), done: make(chan struct{})}
 	m.mu.Lock()
 	m.inboxes[token] = in
 	m.mu.Unlock()
-	return m.prefix + token, in
+	return in.reply, in
 }
 
 // close forgets the inbox of reply; late messages are dropped.

@@ -75,7 +75,9 @@ func (c *testCluster) addNode(t testing.TB, cfg worker.Config) *worker.Worker {
 		cfg.Slots = 4
 	}
 	if cfg.HeartbeatInterval == 0 {
-		cfg.HeartbeatInterval = 200 * time.Millisecond
+		// Long enough that a CPU-starved test run (-race, parallel
+		// packages) never sees a live node go stale.
+		cfg.HeartbeatInterval = time.Second
 	}
 	nc := c.connect(t)
 	w, err := worker.New(nc, cfg)

@@ -57,7 +57,7 @@ func TestSignalled(t *testing.T) {
 // background sleep and a foreground sleep all die at the timeout.
 func TestTimeoutKillsWholeGroup(t *testing.T) {
 	start := time.Now()
-	res := Run(context.Background(), Spec{Command: "sleep 300 & echo $!; sleep 300 & echo $!; echo $$; wait", Timeout: time.Second}, nil)
+	res := Run(context.Background(), Spec{Command: "sleep 300 & echo $!; sleep 300 & echo $!; echo $$; wait", Timeout: 2 * time.Second}, nil)
 	if res.Error != wire.ErrTimeout || res.Signal != "SIGKILL" {
 		t.Fatalf("result = %+v", res)
 	}

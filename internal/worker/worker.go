@@ -251,7 +251,8 @@ func (w *Worker) ID() string { return w.cfg.Name }
 func (w *Worker) Capabilities() []string { return append([]string(nil), w.caps...) }
 
 // Start subscribes to the node's subjects, registers the micro service,
-// publishes a first heartbeat and starts the heartbeat loop.
+// publishes a first heartbeat and starts the heartbeat loop. When connected,
+// it returns once the server has the subscriptions.
 func (w *Worker) Start() error {
 	svc, err := micro.AddService(w.nc, micro.Config{
 		Name:        ServiceName,
@@ -276,6 +277,13 @@ func (w *Worker) Start() error {
 	if err := w.addEndpoints(svc); err != nil {
 		_ = svc.Stop()
 		return fmt.Errorf("worker %s: %w", w.cfg.Name, err)
+	}
+	// Make the subscriptions live at the server before saying we started.
+	if w.nc.IsConnected() {
+		if err := w.nc.FlushTimeout(flushTimeout); err != nil {
+			_ = svc.Stop()
+			return fmt.Errorf("worker %s: subscribe: %w", w.cfg.Name, err)
+		}
 	}
 	prev := w.nc.Opts.ReconnectedCB
 	w.nc.SetReconnectHandler(func(nc *nats.Conn) {

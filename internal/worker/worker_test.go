@@ -377,6 +377,7 @@ func TestDrainGraceCancelsStragglers(t *testing.T) {
 	msg.Reply = inbox
 	nc.PublishMsg(msg)
 	nextAck(t, sub)
+	pid := nextChunkPid(t, sub) // the shell is running
 	if err := w.Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -384,9 +385,28 @@ func TestDrainGraceCancelsStragglers(t *testing.T) {
 	if res.Error != wire.ErrCancelled || !strings.Contains(res.Message, "shutting down") {
 		t.Fatalf("result = %+v", res)
 	}
-	var pid int
-	if _, err := fmt.Sscan(res.Stdout, &pid); err != nil || runner.Alive(pid) {
-		t.Fatalf("shell %q still alive after drain", res.Stdout)
+	waitFor(t, func() bool { return !runner.Alive(pid) })
+}
+
+// nextChunkPid reads output chunks until one holds a number: a pid.
+func nextChunkPid(t *testing.T, sub *nats.Subscription) int {
+	t.Helper()
+	for {
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wire.KindOf(m) != wire.KindChunk {
+			continue
+		}
+		var c wire.Chunk
+		if err := wire.Decode(m, &c); err != nil {
+			t.Fatal(err)
+		}
+		var pid int
+		if _, err := fmt.Sscan(string(c.Data), &pid); err == nil && pid > 0 {
+			return pid
+		}
 	}
 }
 
