@@ -8,6 +8,7 @@
 //	<prefix>.heartbeat.<node>               periodic node state
 //	<prefix>.ping                           ask every node for its state at once
 //	<prefix>.cancel.<node>                  cancel a task running on a node
+//	<prefix>.output.<task>                  a detached task's output, for followers
 //
 // Tokens (os, arch, capability, node) are lowercase [a-z0-9_-]: never '.', '*',
 // '>' or white space. A builder given an invalid token returns an error rather
@@ -41,6 +42,7 @@ const (
 	verbHeartbeat = "heartbeat"
 	verbPing      = "ping"
 	verbCancel    = "cancel"
+	verbOutput    = "output"
 )
 
 // Errors returned by the builders and parsers. They are wrapped with the
@@ -63,6 +65,7 @@ const (
 	KindHeartbeat      // <prefix>.heartbeat.<node>
 	KindPing           // <prefix>.ping
 	KindCancel         // <prefix>.cancel.<node>
+	KindOutput         // <prefix>.output.<task>
 )
 
 // String names the kind.
@@ -78,6 +81,8 @@ func (k Kind) String() string {
 		return "ping"
 	case KindCancel:
 		return "cancel"
+	case KindOutput:
+		return "output"
 	default:
 		return "invalid"
 	}
@@ -90,6 +95,7 @@ type Subject struct {
 	Arch       string
 	Capability string
 	Node       string
+	Task       string
 }
 
 // Space builds and parses subjects under one prefix. The zero value is not
@@ -157,6 +163,14 @@ func (s Space) Cancel(node string) (string, error) {
 	return s.join(verbCancel, node), nil
 }
 
+// Output returns the subject a node streams a detached task's output to.
+func (s Space) Output(task string) (string, error) {
+	if err := ValidToken(task); err != nil {
+		return "", err
+	}
+	return s.join(verbOutput, task), nil
+}
+
 // Ping returns the subject every node answers with its heartbeat.
 func (s Space) Ping() string { return s.join(verbPing) }
 
@@ -183,6 +197,8 @@ func (s Space) Format(sub Subject) (string, error) {
 		return s.Ping(), nil
 	case KindCancel:
 		return s.Cancel(sub.Node)
+	case KindOutput:
+		return s.Output(sub.Task)
 	default:
 		return "", fmt.Errorf("format: %w: kind %d", ErrUnknownSubject, sub.Kind)
 	}
@@ -211,6 +227,8 @@ func (s Space) Parse(subject string) (Subject, error) {
 		return Subject{Kind: KindPing}, nil
 	case toks[0] == verbCancel && len(toks) == 2:
 		return Subject{Kind: KindCancel, Node: toks[1]}, nil
+	case toks[0] == verbOutput && len(toks) == 2:
+		return Subject{Kind: KindOutput, Task: toks[1]}, nil
 	}
 	return Subject{}, fmt.Errorf("%w: %q", ErrUnknownSubject, subject)
 }

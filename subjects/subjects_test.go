@@ -19,6 +19,7 @@ func TestBuilders(t *testing.T) {
 		{"heartbeat", func() (string, error) { return s.Heartbeat("n_1") }, "fabric.heartbeat.n_1"},
 		{"cancel", func() (string, error) { return s.Cancel("n1") }, "fabric.cancel.n1"},
 		{"ping", func() (string, error) { return s.Ping(), nil }, "fabric.ping"},
+		{"output", func() (string, error) { return s.Output("t1") }, "fabric.output.t1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +87,7 @@ func TestParse(t *testing.T) {
 		{"fabric.heartbeat.n1", Subject{Kind: KindHeartbeat, Node: "n1"}, nil},
 		{"fabric.ping", Subject{Kind: KindPing}, nil},
 		{"fabric.cancel.n1", Subject{Kind: KindCancel, Node: "n1"}, nil},
+		{"fabric.output.t1", Subject{Kind: KindOutput, Task: "t1"}, nil},
 		// Wildcards and malformed subjects are never parsed as concrete ones.
 		{"fabric.task.linux.amd64.*.n1", Subject{}, ErrInvalidToken},
 		{"fabric.task.>", Subject{}, ErrInvalidToken},
@@ -177,7 +179,7 @@ func randomSubject(r *rand.Rand) Subject {
 		}
 		return string(b)
 	}
-	switch Kind(1 + r.IntN(5)) {
+	switch Kind(1 + r.IntN(6)) {
 	case KindTask:
 		return Subject{Kind: KindTask, OS: tok(), Arch: tok(), Capability: tok(), Node: tok()}
 	case KindTaskAny:
@@ -186,6 +188,8 @@ func randomSubject(r *rand.Rand) Subject {
 		return Subject{Kind: KindHeartbeat, Node: tok()}
 	case KindPing:
 		return Subject{Kind: KindPing}
+	case KindOutput:
+		return Subject{Kind: KindOutput, Task: tok()}
 	default:
 		return Subject{Kind: KindCancel, Node: tok()}
 	}

@@ -8,13 +8,12 @@
 package wire
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nuid"
 )
 
 // Version is the protocol version this build speaks.
@@ -93,6 +92,9 @@ type Task struct {
 	// result to (msgpack), so that a task record is completed even when the
 	// front end that submitted the task is gone.
 	ResultTo string `msgpack:"rto,omitempty" json:"result_to,omitempty"`
+	// OutputTo, if set, is a subject the node also streams output chunks
+	// to (no flow control), so any front end can follow a detached task.
+	OutputTo string `msgpack:"oto,omitempty" json:"output_to,omitempty"`
 	// Signer and Signature authenticate the task where nodes require it.
 	Signer    string `msgpack:"signer,omitempty" json:"signer,omitempty"`
 	Signature []byte `msgpack:"sig,omitempty" json:"signature,omitempty"`
@@ -326,5 +328,16 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("duration: want a string like \"30s\" or a number of seconds, got %s", b)
 }
 
-// NewTaskID returns a new unique task id: 22 characters of [0-9A-Za-z].
-func NewTaskID() string { return nuid.Next() }
+// NewTaskID returns a new unique task id: 20 characters of [a-z0-9] from
+// crypto/rand (103 bits), a valid subject token.
+func NewTaskID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on supported platforms
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}

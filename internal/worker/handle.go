@@ -86,9 +86,20 @@ func (w *Worker) admit(task *wire.Task) (*job, wire.AckStatus, string) {
 func (w *Worker) run(j *job, format wire.Format, reply string) {
 	defer w.finish(j)
 	task := j.task
-	var out runner.OutputFunc
+	var streams []*streamer
 	if format == wire.FormatMsgpack && reply != "" {
-		out = newStreamer(w, task.ID, reply).write
+		streams = append(streams, newStreamer(w, task.ID, reply, true))
+	}
+	if task.OutputTo != "" {
+		streams = append(streams, newStreamer(w, task.ID, task.OutputTo, false))
+	}
+	var out runner.OutputFunc
+	if len(streams) > 0 {
+		out = func(s wire.Stream, p []byte) {
+			for _, st := range streams {
+				st.write(s, p)
+			}
+		}
 	}
 	timeout := task.Timeout.D()
 	if timeout <= 0 {

@@ -9,26 +9,33 @@ import (
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
-// streamer sends a task's output to the front end as chunks, in order, with
-// flow control: after FlowWindow bytes it sends the next chunk as a request
-// and waits for the front end's answer, so a slow reader slows the command
-// (through its pipe) instead of overflowing the bus. If the front end is
-// gone or stays silent for FlowTimeout, streaming stops; the task runs on and
-// its result keeps the captured output.
+// streamer sends a task's output to a subject as chunks, in order. With flow
+// control (the submitting front end's inbox): after FlowWindow bytes or
+// FlowChunks chunks it sends the next chunk as a request and waits for the
+// front end's answer, so a slow reader slows the command (through its pipe)
+// instead of overflowing the bus. If the front end is gone or stays silent
+// for FlowTimeout, streaming stops; the task runs on and its result keeps the
+// captured output. Without flow control (a task's OutputTo, for followers)
+// chunks are published and forgotten.
 type streamer struct {
 	w     *Worker
 	id    string
 	reply string
+	flow  bool
 
 	mu       sync.Mutex
 	enc      *wire.Encoder
 	seq      uint64
-	inFlight int
+	inFlight int // bytes since the last credit
+	chunks   int // chunks since the last credit
 	off      bool
 }
 
-func newStreamer(w *Worker, id, reply string) *streamer {
-	return &streamer{w: w, id: id, reply: reply, enc: wire.NewEncoder()}
+// flowChunks bounds the chunks sent between credits, whatever their size.
+const flowChunks = 64
+
+func newStreamer(w *Worker, id, reply string, flow bool) *streamer {
+	return &streamer{w: w, id: id, reply: reply, flow: flow, enc: wire.NewEncoder()}
 }
 
 // write is a runner.OutputFunc.
@@ -45,13 +52,14 @@ func (s *streamer) write(stream wire.Stream, p []byte) {
 		return
 	}
 	s.inFlight += len(p)
-	if s.inFlight < s.w.cfg.FlowWindow {
+	s.chunks++
+	if !s.flow || (s.inFlight < s.w.cfg.FlowWindow && s.chunks < flowChunks) {
 		if err := s.w.nc.PublishMsg(msg); err != nil {
 			s.stop(err)
 		}
 		return
 	}
-	s.inFlight = 0
+	s.inFlight, s.chunks = 0, 0
 	if _, err := s.w.nc.RequestMsg(msg, s.w.cfg.FlowTimeout); err != nil {
 		s.stop(err)
 	}

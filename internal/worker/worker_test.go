@@ -533,3 +533,32 @@ func (g *gatedDialer) open() {
 	}
 	g.mu.Unlock()
 }
+
+// TestOutputToStreamsForFollowers: a task's output also goes, unflowed, to
+// its OutputTo subject, where any front end can follow it.
+func TestOutputToStreamsForFollowers(t *testing.T) {
+	h := startHub(t)
+	startWorker(t, h, Config{})
+	nc := connect(t, h)
+	follow, _ := nc.SubscribeSync("fabric.output.t1")
+	nc.Flush()
+	res := request(t, nc, "fabric.task.linux.amd64.any.n1", []byte(`{"id":"t1","command":"echo one; echo two >&2","output_to":"fabric.output.t1"}`))
+	if res.ExitCode != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	got := map[wire.Stream]string{}
+	for len(got[wire.Stdout]+got[wire.Stderr]) < len("one\ntwo\n") {
+		m, err := follow.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("followed %v: %v", got, err)
+		}
+		var c wire.Chunk
+		if err := wire.Decode(m, &c); err != nil || c.ID != "t1" {
+			t.Fatalf("chunk %+v %v", c, err)
+		}
+		got[c.Stream] += string(c.Data)
+	}
+	if got[wire.Stdout] != "one\n" || got[wire.Stderr] != "two\n" {
+		t.Fatalf("followed %q", got)
+	}
+}
