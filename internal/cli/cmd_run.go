@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/wire"
@@ -94,7 +93,7 @@ process: it works on a fresh machine with nothing else running.`,
 // runOne runs r and maps the outcome to an exit code.
 func (a *app) runOne(ctx context.Context, s *session, r frontend.Request, asJSON, explain bool) error {
 	stdout, stderr := a.io.Stdout, a.io.Stderr
-	var hooks dispatch.Hooks
+	var hooks frontend.Hooks
 	if !asJSON {
 		hooks.OnOutput = func(st wire.Stream, p []byte) {
 			if st == wire.Stderr {

@@ -58,8 +58,9 @@ type Target struct {
 // dispatching goroutine, in order, and should not block for long: a slow
 // OnOutput slows the node's command through flow control.
 type Hooks struct {
-	// OnAccepted is called when a node acks the task.
-	OnAccepted func(node string)
+	// OnAccepted is called when a node acks the task, with the node's id
+	// and its instance (which changes when the node restarts).
+	OnAccepted func(node, instance string)
 	// OnOutput receives streamed output.
 	OnOutput func(stream wire.Stream, data []byte)
 	// OnDeclined is called for each node that did not take the task.
@@ -154,7 +155,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, task *wire.Task, targets []Ta
 		case ack != nil:
 			out.Node = t.Node
 			if hooks.OnAccepted != nil {
-				hooks.OnAccepted(t.Node)
+				hooks.OnAccepted(t.Node, ack.Instance)
 			}
 			if detach {
 				d.mux.close(reply)

@@ -67,7 +67,7 @@ func TestBusyNodeFallsThrough(t *testing.T) {
 	// Fill a with a task from another front end.
 	accepted := make(chan string, 1)
 	go d.Dispatch(context.Background(), &wire.Task{ID: "long", Command: "sleep 30"}, []Target{target("a")}, false,
-		Hooks{OnAccepted: func(n string) { accepted <- n }})
+		Hooks{OnAccepted: func(n, _ string) { accepted <- n }})
 	<-accepted
 	out, err := d.Dispatch(context.Background(), &wire.Task{ID: "t", Command: "echo hi"}, []Target{target("a"), target("b")}, false, Hooks{})
 	if err != nil {
@@ -230,7 +230,7 @@ func TestCancelByID(t *testing.T) {
 	accepted := make(chan string, 1)
 	go func() {
 		out, _ := d.Dispatch(context.Background(), &wire.Task{ID: "c1", Command: "sleep 30"}, []Target{target("n")}, false,
-			Hooks{OnAccepted: func(n string) { accepted <- n }})
+			Hooks{OnAccepted: func(n, _ string) { accepted <- n }})
 		done <- out
 	}()
 	<-accepted

@@ -8,7 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/worker"
@@ -40,13 +39,13 @@ func BenchmarkTrueFabricVsRawNATS(b *testing.B) {
 
 	var fabricTotal, rawTotal time.Duration
 	for i := 0; i < 10; i++ { // warm up both paths
-		c.fe.Run(ctx, req, dispatch.Hooks{})
+		c.fe.Run(ctx, req, Hooks{})
 		client.Request("bench.raw", nil, 10*time.Second)
 	}
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		out, err := c.fe.Run(ctx, req, dispatch.Hooks{})
+		out, err := c.fe.Run(ctx, req, Hooks{})
 		if err != nil || out.Result.ExitCode != 0 {
 			b.Fatalf("fabric: %v %+v", err, out)
 		}

@@ -128,7 +128,7 @@ func run(t *testing.T, fe *Frontend, req Request) *Outcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := fe.Run(ctx, req, dispatch.Hooks{})
+	out, err := fe.Run(ctx, req, Hooks{})
 	if err != nil {
 		t.Fatalf("Run(%q): %v", req.Command, err)
 	}
@@ -218,7 +218,7 @@ func TestNodeAtSlotsIsSkipped(t *testing.T) {
 	defer cancel()
 	started := make(chan string, 1)
 	go c.fe.Run(ctx, Request{Command: "sleep 30", Requires: wire.Requirements{Node: "small"}},
-		dispatch.Hooks{OnAccepted: func(n string) { started <- n }})
+		Hooks{Hooks: dispatch.Hooks{OnAccepted: func(n, _ string) { started <- n }}})
 	<-started
 	out := run(t, c.fe, Request{Command: "echo where"})
 	if out.Node != "big" {
@@ -256,14 +256,14 @@ func TestVanishedNodeIsSkipped(t *testing.T) {
 func TestNoMatchIsAClearErrorAtOnce(t *testing.T) {
 	c := newCluster(t, Config{}, threeKinds()...)
 	start := time.Now()
-	_, err := c.fe.Run(context.Background(), Request{Command: "nvidia-smi"}, dispatch.Hooks{})
+	_, err := c.fe.Run(context.Background(), Request{Command: "nvidia-smi"}, Hooks{})
 	if !errors.Is(err, router.ErrNoMatch) || !strings.Contains(err.Error(), "caps=gpu") || !strings.Contains(err.Error(), "idle lacks gpu") {
 		t.Fatalf("err = %v", err)
 	}
 	if time.Since(start) > time.Second {
 		t.Fatalf("took %s", time.Since(start))
 	}
-	_, err = c.fe.Run(context.Background(), Request{Command: "ls", Requires: wire.Requirements{Node: "nope"}}, dispatch.Hooks{})
+	_, err = c.fe.Run(context.Background(), Request{Command: "ls", Requires: wire.Requirements{Node: "nope"}}, Hooks{})
 	if !errors.Is(err, router.ErrUnknownNode) {
 		t.Fatalf("err = %v", err)
 	}
@@ -273,9 +273,9 @@ func TestStreamingOutputAndExitCode(t *testing.T) {
 	c := newCluster(t, Config{}, node("n", "linux", "amd64", load.Fixed{CPUs: 4}))
 	var mu sync.Mutex
 	var got []string
-	out, err := c.fe.Run(context.Background(), Request{Command: "echo one; sleep 0.1; echo two >&2; exit 7"}, dispatch.Hooks{
+	out, err := c.fe.Run(context.Background(), Request{Command: "echo one; sleep 0.1; echo two >&2; exit 7"}, Hooks{Hooks: dispatch.Hooks{
 		OnOutput: func(s wire.Stream, p []byte) { mu.Lock(); got = append(got, s.String()+":"+string(p)); mu.Unlock() },
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,9 +289,9 @@ func TestStreamingOutputAndExitCode(t *testing.T) {
 func TestCancelKillsTheTask(t *testing.T) {
 	c := newCluster(t, Config{}, node("n", "linux", "amd64", load.Fixed{CPUs: 4}))
 	ctx, cancel := context.WithCancel(context.Background())
-	out, err := c.fe.Run(ctx, Request{Command: "echo started; sleep 300"}, dispatch.Hooks{
+	out, err := c.fe.Run(ctx, Request{Command: "echo started; sleep 300"}, Hooks{Hooks: dispatch.Hooks{
 		OnOutput: func(wire.Stream, []byte) { cancel() },
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,10 +302,10 @@ func TestCancelKillsTheTask(t *testing.T) {
 
 func TestNodeLostMidTask(t *testing.T) {
 	c := newCluster(t, Config{}, worker.Config{Name: "doomed", OS: "linux", Arch: "amd64", HeartbeatInterval: 100 * time.Millisecond})
-	out, err := c.fe.Run(context.Background(), Request{Command: "echo go; sleep 300"}, dispatch.Hooks{
+	out, err := c.fe.Run(context.Background(), Request{Command: "echo go; sleep 300"}, Hooks{Hooks: dispatch.Hooks{
 		// The node's connection dies mid-task: no result, no heartbeats.
 		OnOutput: func(wire.Stream, []byte) { go c.conns["doomed"].Close() },
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,9 +322,9 @@ func TestWaitsForAFreeSlot(t *testing.T) {
 	flag := filepath.Join(dir, "go")
 	started := make(chan string, 1)
 	go c.fe.Run(context.Background(), Request{Command: fmt.Sprintf("while [ ! -e %s ]; do sleep 0.02; done", flag)},
-		dispatch.Hooks{OnAccepted: func(n string) { started <- n }})
+		Hooks{Hooks: dispatch.Hooks{OnAccepted: func(n, _ string) { started <- n }}})
 	<-started
-	if _, err := c.fe.Run(context.Background(), Request{Command: "true", NoWait: true}, dispatch.Hooks{}); !errors.Is(err, router.ErrAllBusy) {
+	if _, err := c.fe.Run(context.Background(), Request{Command: "true", NoWait: true}, Hooks{}); !errors.Is(err, router.ErrAllBusy) {
 		t.Fatalf("NoWait err = %v", err)
 	}
 	done := make(chan *Outcome, 1)

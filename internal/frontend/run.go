@@ -44,6 +44,14 @@ type Request struct {
 	ResultTo string
 }
 
+// Hooks observe a Run: the placement decision, then the dispatch.
+type Hooks struct {
+	dispatch.Hooks
+	// OnDecision is called with each placement decision, before the task is
+	// offered to the chosen node.
+	OnDecision func(*router.Decision)
+}
+
 // Outcome is how a Run ended.
 type Outcome struct {
 	Task     *wire.Task
@@ -85,7 +93,7 @@ func (f *Frontend) routeRequest(req Request) router.Request {
 // error says why the command did not run (no matching node, unknown node,
 // refused, nobody accepted, ctx ended); once it runs, the Result says how it
 // ended.
-func (f *Frontend) Run(ctx context.Context, req Request, hooks dispatch.Hooks) (*Outcome, error) {
+func (f *Frontend) Run(ctx context.Context, req Request, hooks Hooks) (*Outcome, error) {
 	task := f.Task(req)
 	out := &Outcome{Task: task}
 	if f.cfg.Check != nil {
@@ -100,7 +108,10 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks dispatch.Hooks) (
 		out.Decision = d
 		if err == nil {
 			task.Requires = d.Requires
-			disp, derr := f.dispatch(ctx, task, d, req.Detach, hooks)
+			if hooks.OnDecision != nil {
+				hooks.OnDecision(d)
+			}
+			disp, derr := f.dispatch(ctx, task, d, req.Detach, hooks.Hooks)
 			out.Node, out.Result = disp.Node, disp.Result
 			out.Declined = append(out.Declined, disp.Declined...)
 			if derr == nil || !errors.Is(derr, dispatch.ErrUnavailable) || req.NoWait {
@@ -129,14 +140,14 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks dispatch.Hooks) (
 func (f *Frontend) dispatch(ctx context.Context, task *wire.Task, d *router.Decision, detach bool, hooks dispatch.Hooks) (*dispatch.Outcome, error) {
 	placed := d.Order[0].ID
 	accepted := hooks.OnAccepted
-	hooks.OnAccepted = func(node string) {
+	hooks.OnAccepted = func(node, instance string) {
 		if node != placed {
 			f.rt.Release(placed)
 			f.rt.Acquire(node)
 			placed = node
 		}
 		if accepted != nil {
-			accepted(node)
+			accepted(node, instance)
 		}
 	}
 	defer func() { f.released(placed) }()
@@ -168,7 +179,7 @@ type BatchItem struct {
 // in input order. With failFast, no further command is launched after one
 // fails; those not launched get an error saying so. hooks, if not nil,
 // gives the hooks of command i.
-func (f *Frontend) RunBatch(ctx context.Context, reqs []Request, maxParallel int, failFast bool, hooks func(i int) dispatch.Hooks) []BatchItem {
+func (f *Frontend) RunBatch(ctx context.Context, reqs []Request, maxParallel int, failFast bool, hooks func(i int) Hooks) []BatchItem {
 	if maxParallel <= 0 || maxParallel > len(reqs) {
 		maxParallel = len(reqs)
 	}
@@ -198,7 +209,7 @@ func (f *Frontend) RunBatch(ctx context.Context, reqs []Request, maxParallel int
 			defer wg.Done()
 			defer func() { <-sem }()
 			req.Batch = true
-			var h dispatch.Hooks
+			var h Hooks
 			if hooks != nil {
 				h = hooks(i)
 			}
