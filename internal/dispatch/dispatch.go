@@ -65,6 +65,10 @@ type Hooks struct {
 	OnOutput func(stream wire.Stream, data []byte)
 	// OnDeclined is called for each node that did not take the task.
 	OnDeclined func(node, why string)
+	// Detach, when closed, stops the following of an accepted task: Dispatch
+	// returns with a nil Result and the task runs on (its result still goes
+	// to the task's ResultTo). A front end closes it when it shuts down.
+	Detach <-chan struct{}
 }
 
 // Outcome is how a dispatch ended.
@@ -316,6 +320,8 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 			cancelWait = tm.C
 		case <-cancelWait:
 			return lostResult(task, t.Node, wire.ErrCancelled, fmt.Sprintf("cancel sent to node %s, which did not confirm within %s", t.Node, d.cfg.CancelGrace))
+		case <-hooks.Detach:
+			return nil
 		}
 	}
 }

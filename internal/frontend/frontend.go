@@ -133,6 +133,9 @@ func (f *Frontend) Close() {
 	_ = f.disp.Close()
 }
 
+// Subjects returns the subject space.
+func (f *Frontend) Subjects() subjects.Space { return *f.cfg.Subjects }
+
 // Conn returns the NATS connection.
 func (f *Frontend) Conn() *nats.Conn { return f.nc }
 

@@ -42,6 +42,8 @@ type Request struct {
 	Detach bool
 	// ResultTo is a subject the node also publishes the result to.
 	ResultTo string
+	// OutputTo is a subject the node also streams output to, for followers.
+	OutputTo string
 }
 
 // Hooks observe a Run: the placement decision, then the dispatch.
@@ -68,7 +70,7 @@ func (f *Frontend) Task(req Request) *wire.Task {
 	t := &wire.Task{
 		ID: req.ID, Command: req.Command, Argv: req.Argv, Cwd: req.Cwd, Env: req.Env,
 		Timeout: wire.Duration(req.Timeout), OutputLimit: req.OutputLimit,
-		Requires: req.Requires, Submitted: time.Now(), ResultTo: req.ResultTo,
+		Requires: req.Requires, Submitted: time.Now(), ResultTo: req.ResultTo, OutputTo: req.OutputTo,
 	}
 	if t.ID == "" {
 		t.ID = wire.NewTaskID()

@@ -66,6 +66,9 @@ type Record struct {
 	Requires wire.Requirements `msgpack:"req,omitempty" json:"requires,omitzero"`
 	// Node is where the task runs or ran; empty while queued.
 	Node string `msgpack:"node,omitempty" json:"node,omitempty"`
+	// Instance is the node's instance when it accepted the task: a node
+	// that restarted has a new one, and the task died with the old.
+	Instance string `msgpack:"inst,omitempty" json:"instance,omitempty"`
 	// Via is how it got there: ViaNATS or ViaSSH.
 	Via string `msgpack:"via,omitempty" json:"via,omitempty"`
 	// Reason says in one line why the task went where it went.

@@ -1,0 +1,303 @@
+package taskrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/hub"
+	"github.com/fabric-run/fabric/internal/load"
+	"github.com/fabric-run/fabric/internal/registry"
+	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/tasks"
+	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
+)
+
+type env struct {
+	hub   *hub.Hub
+	nodes map[string]*worker.Worker
+}
+
+func newEnv(t *testing.T, names ...string) *env {
+	t.Helper()
+	h, err := hub.Start(hub.Config{JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	e := &env{hub: h, nodes: map[string]*worker.Worker{}}
+	for _, n := range names {
+		e.addNode(t, n)
+	}
+	return e
+}
+
+func (e *env) conn(t *testing.T) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(e.hub.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func (e *env) addNode(t *testing.T, name string) *worker.Worker {
+	t.Helper()
+	w, err := worker.New(e.conn(t), worker.Config{Name: name, OS: "linux", Arch: "amd64", NoDetect: true,
+		Load: load.Fixed{CPUs: 4}, Slots: 4, HeartbeatInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	e.nodes[name] = w
+	return w
+}
+
+// service starts a front end and a task service on the hub's record store.
+func (e *env) service(t *testing.T) *Service {
+	t.Helper()
+	nc := e.conn(t)
+	fe, err := frontend.New(nc, frontend.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fe.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fe.Registry().WaitFor(ctx, func(ns []registry.Node) bool { return len(ns) >= len(e.nodes) }); err != nil {
+		t.Fatal(err)
+	}
+	store, err := tasks.Open(context.Background(), nc, tasks.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store.Backend() != tasks.BackendJetStream {
+		t.Fatalf("backend %s", store.Backend())
+	}
+	t.Cleanup(func() { store.Close() })
+	s, err := New(fe, Config{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func submit(t *testing.T, s *Service, cmd string) *Status {
+	t.Helper()
+	st, err := s.Submit(context.Background(), frontend.Request{Command: cmd}, false)
+	if err != nil {
+		t.Fatalf("Submit(%q): %v", cmd, err)
+	}
+	return st
+}
+
+func TestSubmitWaitRecord(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t)
+	st := submit(t, s, "echo hello; exit 2")
+	if st.Record.Node != "n1" || st.Record.Reason == "" || st.Record.Instance == "" {
+		t.Fatalf("placed record = %+v", st.Record)
+	}
+	st, err := s.Wait(context.Background(), st.Record.ID, nil, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != tasks.StateFailed || st.Result.ExitCode != 2 || st.Result.Stdout != "hello\n" {
+		t.Fatalf("status = %+v, result %+v", st, st.Result)
+	}
+	// The store agrees.
+	rec, res, err := s.Store().Get(context.Background(), st.Record.ID)
+	if err != nil || rec.State != tasks.StateFailed || res.Stdout != "hello\n" || rec.Finished.IsZero() {
+		t.Fatalf("stored %+v %+v %v", rec, res, err)
+	}
+}
+
+func TestWaitBudgetThenResult(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t)
+	st := submit(t, s, "echo first; sleep 1; echo second")
+	st, _ = s.Wait(context.Background(), st.Record.ID, regexp.MustCompile("^first$"), 10*time.Second)
+	if !st.Matched || !st.Running() || !strings.Contains(st.SoFar.Stdout, "first") {
+		t.Fatalf("after until: %+v (so far %+v)", st, st.SoFar)
+	}
+	st, _ = s.Wait(context.Background(), st.Record.ID, nil, 50*time.Millisecond)
+	if !st.Running() || st.Matched {
+		t.Fatalf("within budget: %+v", st)
+	}
+	st, _ = s.Wait(context.Background(), st.Record.ID, nil, 10*time.Second)
+	if st.State != tasks.StateDone || st.Result.Stdout != "first\nsecond\n" {
+		t.Fatalf("final: %+v", st)
+	}
+}
+
+func TestCancelRunning(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t)
+	st := submit(t, s, "echo $$; sleep 300")
+	st, _ = s.Wait(context.Background(), st.Record.ID, regexp.MustCompile(`^\d+$`), 10*time.Second)
+	var pid int
+	fmt.Sscan(st.SoFar.Stdout, &pid)
+	if err := s.Cancel(context.Background(), st.Record.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.Status(context.Background(), st.Record.ID)
+	if st.State != tasks.StateCancelled {
+		t.Fatalf("state = %s", st.State)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runner.Alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("shell %d alive after cancel", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Cancel(context.Background(), st.Record.ID, ""); err == nil {
+		t.Fatal("second cancel of an ended task succeeded")
+	}
+}
+
+func TestOutputSlices(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t)
+	st := submit(t, s, "seq 1 100; echo oops >&2")
+	s.Wait(context.Background(), st.Record.ID, nil, 10*time.Second)
+	id := st.Record.ID
+	tests := []struct {
+		q    Query
+		want string
+	}{
+		{Query{Head: 2}, "1\n2\n"},
+		{Query{Tail: 2}, "99\n100\n"},
+		{Query{From: 10, To: 12}, "10\n11\n12\n"},
+		{Query{Grep: regexp.MustCompile("^5")}, "5: 5\n50: 50\n51: 51\n52: 52\n53: 53\n54: 54\n55: 55\n56: 56\n57: 57\n58: 58\n59: 59\n"},
+		{Query{Stream: "stderr"}, "oops\n"},
+	}
+	for _, tt := range tests {
+		sl, err := s.Output(context.Background(), id, tt.q)
+		if err != nil || sl.Text != tt.want {
+			t.Errorf("Output(%+v) = %q, %v; want %q", tt.q, sl.Text, err, tt.want)
+		}
+	}
+	if _, err := s.Output(context.Background(), id, Query{Head: 1, Tail: 1}); err == nil {
+		t.Error("head and tail together accepted")
+	}
+	if _, err := s.Output(context.Background(), "nope", Query{}); !errors.Is(err, ErrUnknownTask) {
+		t.Errorf("unknown task err = %v", err)
+	}
+}
+
+func TestNoMatchIsRecordedFailed(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t)
+	st, err := s.Submit(context.Background(), frontend.Request{Command: "nvidia-smi"}, false)
+	if err == nil || ErrorKind(err) != wire.ErrNoMatch {
+		t.Fatalf("err = %v", err)
+	}
+	st2, _ := s.Status(context.Background(), st.Record.ID)
+	if st2.State != tasks.StateFailed || st2.Record.Error != wire.ErrNoMatch {
+		t.Fatalf("record = %+v", st2.Record)
+	}
+}
+
+// TestAnotherFrontEndReadsIt: a second front end, with its own service,
+// reads the first one's task, result included, from the records.
+func TestAnotherFrontEndReadsIt(t *testing.T) {
+	e := newEnv(t, "n1")
+	a, b := e.service(t), e.service(t)
+	st := submit(t, a, "echo shared")
+	a.Wait(context.Background(), st.Record.ID, nil, 10*time.Second)
+	got, err := b.Wait(context.Background(), st.Record.ID, nil, 10*time.Second)
+	if err != nil || got.Live || got.State != tasks.StateDone || got.Result.Stdout != "shared\n" {
+		t.Fatalf("from b: %+v %v", got, err)
+	}
+}
+
+// TestResultRecordedAfterFrontEndLeaves: the submitting front end stops
+// following a running task; the node finishes it and records the result,
+// which a new front end reads.
+func TestResultRecordedAfterFrontEndLeaves(t *testing.T) {
+	e := newEnv(t, "n1")
+	a := e.service(t)
+	st := submit(t, a, "sleep 0.5; echo survived")
+	a.Close()
+	b := e.service(t)
+	got, err := b.Wait(context.Background(), st.Record.ID, nil, 20*time.Second)
+	if err != nil || got.State != tasks.StateDone || got.Result.Stdout != "survived\n" {
+		t.Fatalf("from the new front end: %+v %v", got, err)
+	}
+}
+
+func TestBatchInOrderUsesAllNodes(t *testing.T) {
+	e := newEnv(t, "a", "b", "c")
+	s := e.service(t)
+	reqs := make([]frontend.Request, 20)
+	for i := range reqs {
+		reqs[i] = frontend.Request{Command: fmt.Sprintf("sleep 0.2; echo %d", i)}
+	}
+	sts, err := s.Batch(context.Background(), reqs, BatchOptions{Budget: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for i, st := range sts {
+		if st.State != tasks.StateDone || st.Result.Stdout != fmt.Sprintf("%d\n", i) {
+			t.Fatalf("item %d: %+v %+v", i, st, st.Result)
+		}
+		used[st.Record.Node] = true
+	}
+	if len(used) != 3 {
+		t.Fatalf("nodes used: %v", used)
+	}
+}
+
+func TestBatchFailFast(t *testing.T) {
+	e := newEnv(t, "a")
+	s := e.service(t)
+	reqs := []frontend.Request{{Command: "true"}, {Command: "exit 1"}, {Command: "echo never"}, {Command: "echo never"}}
+	sts, err := s.Batch(context.Background(), reqs, BatchOptions{MaxParallel: 1, FailFast: true, Budget: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tasks.State{tasks.StateDone, tasks.StateFailed, tasks.StateFailed, tasks.StateFailed}
+	for i, st := range sts {
+		if st.State != want[i] {
+			t.Fatalf("item %d: %s (%s), want %s", i, st.State, st.Record.Message, want[i])
+		}
+	}
+	if !strings.Contains(sts[2].Record.Message, "fail_fast") || sts[2].Result != nil {
+		t.Fatalf("item 2 = %+v", sts[2].Record)
+	}
+}
+
+func TestBatchBudgetReturnsRunning(t *testing.T) {
+	e := newEnv(t, "a")
+	s := e.service(t)
+	reqs := []frontend.Request{{Command: "true"}, {Command: "sleep 2"}}
+	sts, err := s.Batch(context.Background(), reqs, BatchOptions{Budget: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts[0].State != tasks.StateDone || sts[1].State != tasks.StateRunning {
+		t.Fatalf("states %s %s", sts[0].State, sts[1].State)
+	}
+	st, _ := s.Wait(context.Background(), sts[1].Record.ID, nil, 10*time.Second)
+	if st.State != tasks.StateDone {
+		t.Fatalf("later: %s", st.State)
+	}
+}
