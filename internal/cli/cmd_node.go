@@ -82,7 +82,7 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
 // runNode runs a worker until ctx ends, then drains it.
 func (a *app) runNode(ctx context.Context, cfg worker.Config) error {
 	log := cfg.Logger
-	nc, err := a.connect(ctx, "fabric-node", log, nats.RetryOnFailedConnect(true))
+	nc, err := a.connect(a.settings.Servers, "fabric-node", log, nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}

@@ -23,7 +23,7 @@ memory %, load average, running tasks over slots, state (ready, draining,
 leaving, stale) and when it was last heard from.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.openSession(cmd.Context(), a.logger())
+			s, err := a.openSession(cmd.Context(), a.logger(), modeOneShot)
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}

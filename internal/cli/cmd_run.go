@@ -13,6 +13,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -65,7 +66,7 @@ process: it works on a fresh machine with nothing else running.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := a.logger()
-			s, err := a.openSession(cmd.Context(), log)
+			s, err := a.openSession(cmd.Context(), log, modeOneShot)
 			if err != nil {
 				return &exitError{code: ExitNotRun, err: err}
 			}
@@ -93,9 +94,9 @@ process: it works on a fresh machine with nothing else running.`,
 // runOne runs r and maps the outcome to an exit code.
 func (a *app) runOne(ctx context.Context, s *session, r frontend.Request, asJSON, explain bool) error {
 	stdout, stderr := a.io.Stdout, a.io.Stderr
-	var hooks frontend.Hooks
+	var onOutput func(wire.Stream, []byte)
 	if !asJSON {
-		hooks.OnOutput = func(st wire.Stream, p []byte) {
+		onOutput = func(st wire.Stream, p []byte) {
 			if st == wire.Stderr {
 				stderr.Write(p)
 			} else {
@@ -103,31 +104,39 @@ func (a *app) runOne(ctx context.Context, s *session, r frontend.Request, asJSON
 			}
 		}
 	}
-	out, err := s.fe.Run(ctx, r, hooks)
+	st, err := s.svc.Run(ctx, r, onOutput)
 	if asJSON {
-		if jerr := writeJSON(stdout, runReport(out, err)); jerr != nil {
+		if jerr := writeJSON(stdout, runReport(st, err)); jerr != nil {
 			return jerr
 		}
 	}
 	if err != nil {
 		return &exitError{code: notRunCode(ctx, err), err: explainNotRun(err, s)}
 	}
-	res := out.Result
+	res := st.Result
+	if res == nil { // the service shut down under us
+		return &exitError{code: ExitNotRun, err: fmt.Errorf("task %s: no result", st.Record.ID)}
+	}
 	if !asJSON {
-		fmt.Fprintln(stderr, summary(out))
-		if explain && out.Decision != nil {
-			fmt.Fprintln(stderr, "fabric: why:", out.Decision.Reason)
+		fmt.Fprintln(stderr, summary(st))
+		if explain {
+			fmt.Fprintln(stderr, "fabric: why:", st.Record.Reason)
 		}
 	}
+	return &exitError{code: exitCode(res)}
+}
+
+// exitCode maps a result to fabric's exit code.
+func exitCode(res *wire.Result) int {
 	switch res.Error {
 	case wire.ErrNone:
-		return &exitError{code: res.ExitCode}
+		return res.ExitCode
 	case wire.ErrTimeout:
-		return &exitError{code: ExitTimeout}
+		return ExitTimeout
 	case wire.ErrCancelled:
-		return &exitError{code: ExitCancelled}
+		return ExitCancelled
 	default:
-		return &exitError{code: ExitNotRun}
+		return ExitNotRun
 	}
 }
 
@@ -151,11 +160,11 @@ func explainNotRun(err error, s *session) error {
 }
 
 // summary is the one-line account of a run for stderr.
-func summary(out *frontend.Outcome) string {
-	r := out.Result
+func summary(st *taskrun.Status) string {
+	r := st.Result
 	d := r.Duration.D().Round(time.Millisecond)
 	var b strings.Builder
-	fmt.Fprintf(&b, "fabric: %s: ", out.Node)
+	fmt.Fprintf(&b, "fabric: %s: ", st.Record.Node)
 	switch {
 	case r.Error == wire.ErrNone && r.Signal != "":
 		fmt.Fprintf(&b, "killed by %s (exit %d)", r.Signal, r.ExitCode)
@@ -164,14 +173,14 @@ func summary(out *frontend.Outcome) string {
 	default:
 		fmt.Fprintf(&b, "%s: %s", r.Error, r.Message)
 	}
-	fmt.Fprintf(&b, " in %s", d)
+	fmt.Fprintf(&b, " in %s (task %s)", d, st.Record.ID)
 	for _, s := range []struct {
 		name  string
 		trunc bool
 		n     int64
 	}{{"stdout", r.StdoutTruncated, r.StdoutBytes}, {"stderr", r.StderrTruncated, r.StderrBytes}} {
 		if s.trunc {
-			fmt.Fprintf(&b, " (%s: %d bytes, only part kept in the record)", s.name, s.n)
+			fmt.Fprintf(&b, "; %s was %d bytes, its head and tail are kept", s.name, s.n)
 		}
 	}
 	return b.String()
@@ -179,24 +188,18 @@ func summary(out *frontend.Outcome) string {
 
 // report is what --json prints.
 type report struct {
-	ID       string       `json:"id"`
-	Node     string       `json:"node,omitempty"`
-	Reason   string       `json:"reason,omitempty"`
-	Declined []string     `json:"declined,omitempty"`
-	Error    string       `json:"error,omitempty"`
-	Result   *wire.Result `json:"result,omitempty"`
+	ID     string       `json:"id"`
+	State  string       `json:"state,omitempty"`
+	Node   string       `json:"node,omitempty"`
+	Reason string       `json:"reason,omitempty"`
+	Error  string       `json:"error,omitempty"`
+	Result *wire.Result `json:"result,omitempty"`
 }
 
-func runReport(out *frontend.Outcome, err error) report {
+func runReport(st *taskrun.Status, err error) report {
 	r := report{}
-	if out != nil {
-		if out.Task != nil {
-			r.ID = out.Task.ID
-		}
-		r.Node, r.Result, r.Declined = out.Node, out.Result, out.Declined
-		if out.Decision != nil {
-			r.Reason = out.Decision.Reason
-		}
+	if st != nil {
+		r.ID, r.State, r.Node, r.Reason, r.Result = st.Record.ID, string(st.State), st.Record.Node, st.Record.Reason, st.Result
 	}
 	if err != nil {
 		r.Error = err.Error()

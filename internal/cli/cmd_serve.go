@@ -3,30 +3,41 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/hub"
+	"github.com/fabric-run/fabric/internal/localhub"
 	"github.com/fabric-run/fabric/internal/worker"
 )
+
+// idleCheckEvery is how often an --idle-exit hub looks at its clients.
+const idleCheckEvery = time.Second
 
 func (a *app) serveCommand() *cobra.Command {
 	var (
 		listen   string
 		insecure bool
 		withNode bool
+		idleExit time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a long-lived hub (an embedded NATS server) for a cluster",
-		Long: `Run the fabric hub: a NATS server with JetStream (task records are kept
-under FABRIC_STATE_DIR) that nodes and front ends connect to. It listens on
+		Long: `Run the fabric hub: a NATS server with JetStream, which keeps the task records
+under FABRIC_STATE_DIR, for nodes and front ends to connect to. It listens on
 loopback unless told otherwise; listening beyond loopback is refused unless
 --insecure is given.
+
+The hub advertises itself in FABRIC_STATE_DIR/hub.json, so fabric commands on
+this machine use it with no FABRIC_SERVER set. (fabric submit and fabric mcp
+start one in the background, with --with-node and --idle-exit, when none
+runs.) Only one hub may own a state directory.
 
 Then on each machine: fabric node --server nats://HUB:4222`,
 		Example: `  fabric serve
@@ -39,34 +50,82 @@ Then on each machine: fabric node --server nats://HUB:4222`,
 			if err := checkListen(listen, insecure); err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
-			log := a.daemonLogger()
-			store := filepath.Join(a.settings.StateDir, "hub")
-			if err := os.MkdirAll(store, 0o700); err != nil {
-				return &exitError{code: ExitError, err: fmt.Errorf("state directory: %w", err)}
-			}
-			h, err := hub.Start(hub.Config{Listen: listen, JetStream: true, StoreDir: store, Logger: log})
-			if err != nil {
-				return &exitError{code: ExitError, err: err}
-			}
-			defer h.Close()
-			fmt.Fprintf(a.io.Stderr, "fabric: hub listening on %s (store %s)\n", h.ClientURL(), store)
-			if withNode {
-				stop, err := a.startLocalNode(h, log)
-				if err != nil {
-					return &exitError{code: ExitError, err: err}
-				}
-				defer stop()
-			}
-			<-cmd.Context().Done()
-			fmt.Fprintln(a.io.Stderr, "fabric: hub stopping")
-			return nil
+			return a.serve(cmd.Context(), listen, withNode, idleExit)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&listen, "listen", "127.0.0.1:4222", "host:port to listen on (env FABRIC_LISTEN)")
+	f.StringVar(&listen, "listen", "127.0.0.1:4222", "host:port to listen on, port 0 for any (env FABRIC_LISTEN)")
 	f.BoolVar(&insecure, "insecure", false, "allow listening beyond loopback without authentication")
 	f.BoolVar(&withNode, "with-node", false, "also run a node for this machine in the same process")
+	f.DurationVar(&idleExit, "idle-exit", 0, "exit after this long with no client but its own node and no task running (0: never)")
 	return cmd
+}
+
+func (a *app) serve(ctx context.Context, listen string, withNode bool, idleExit time.Duration) error {
+	log := a.daemonLogger()
+	lh := a.localHub()
+	lock, err := lh.Acquire()
+	if err != nil {
+		return &exitError{code: ExitError, err: fmt.Errorf("%w: another hub owns %s", err, a.settings.StateDir)}
+	}
+	defer lock.Release()
+	if err := os.MkdirAll(lh.Store(), 0o700); err != nil {
+		return &exitError{code: ExitError, err: fmt.Errorf("state directory: %w", err)}
+	}
+	h, err := hub.Start(hub.Config{Listen: listen, JetStream: true, StoreDir: lh.Store(), Logger: log})
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	defer h.Close()
+	var node *worker.Worker
+	if withNode {
+		w, stop, err := a.startLocalNode(h, log)
+		if err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
+		defer stop()
+		node = w
+	}
+	if err := lh.Publish(localhub.Advert{URL: h.ClientURL(), PID: os.Getpid(), Started: time.Now()}); err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	defer lh.Withdraw(os.Getpid())
+	fmt.Fprintf(a.io.Stderr, "fabric: hub listening on %s (store %s)\n", h.ClientURL(), lh.Store())
+	if idleExit <= 0 {
+		<-ctx.Done()
+	} else {
+		waitIdle(ctx, h, node, idleExit, log)
+	}
+	fmt.Fprintln(a.io.Stderr, "fabric: hub stopping")
+	return nil
+}
+
+// waitIdle returns when ctx ends or the hub has had no client but its own
+// node, and no task running, for idle.
+func waitIdle(ctx context.Context, h *hub.Hub, node *worker.Worker, idle time.Duration, log *slog.Logger) {
+	own := 0
+	if node != nil {
+		own = 1
+	}
+	t := time.NewTicker(idleCheckEvery)
+	defer t.Stop()
+	since := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		busy := h.Server().NumClients() > own || (node != nil && node.Heartbeat().Running > 0)
+		if busy {
+			since = time.Now()
+			continue
+		}
+		if time.Since(since) >= idle {
+			log.Info("idle: exiting", "idle", idle)
+			return
+		}
+	}
 }
 
 // checkListen refuses an address reachable from the network unless the
@@ -91,22 +150,22 @@ func isLoopback(host string) bool {
 }
 
 // startLocalNode runs a worker for this machine against the hub, in process.
-func (a *app) startLocalNode(h *hub.Hub, log interface{ Info(string, ...any) }) (func(), error) {
+func (a *app) startLocalNode(h *hub.Hub, log *slog.Logger) (*worker.Worker, func(), error) {
 	nc, err := nats.Connect("", h.InProcess(), nats.Name("fabric-node (hub)"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	w, err := worker.New(nc, a.workerConfig(a.daemonLogger()))
+	w, err := worker.New(nc, a.workerConfig(log))
 	if err != nil {
 		nc.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if err := w.Start(); err != nil {
 		nc.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("local node running", "node", w.ID())
-	return func() {
+	return w, func() {
 		_ = w.Drain(context.Background())
 		nc.Close()
 	}, nil

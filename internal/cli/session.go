@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -12,18 +13,44 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
+	"github.com/fabric-run/fabric/internal/localhub"
+	"github.com/fabric-run/fabric/internal/taskrun"
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
-// session is a connected front end: to the configured servers, or to an
-// embedded hub with a local node in process.
+// spawnIdleExit is how long a local hub started in the background by a
+// command stays up with nothing to do.
+const spawnIdleExit = 10 * time.Minute
+
+// sessionMode says what a command needs when no server is configured and no
+// local hub runs.
+type sessionMode int
+
+const (
+	// modeOneShot (run, nodes): embed a hub and a node in this process for
+	// the command's life; records are kept in memory only.
+	modeOneShot sessionMode = iota
+	// modeReader (status, logs, cancel, watch): embed a hub on the local
+	// store, with no node, to read the records.
+	modeReader
+	// modeShared (submit, mcp): start the local hub in the background,
+	// since tasks must outlive this process.
+	modeShared
+)
+
+// session is a connected front end with its task service.
 type session struct {
 	fe      *frontend.Frontend
+	svc     *taskrun.Service
+	store   tasks.Store
 	nc      *nats.Conn
-	hub     *hub.Hub       // embedded only
-	node    *worker.Worker // embedded only
-	nodeNC  *nats.Conn
-	servers string // for messages: the URLs or "embedded"
+	servers string // for messages: the URLs, or how the hub was reached
+
+	hub    *hub.Hub       // embedded only
+	lock   *localhub.Lock // embedded reader only
+	node   *worker.Worker // embedded one-shot only
+	nodeNC *nats.Conn
 }
 
 // connectOptions are the NATS options every fabric client uses.
@@ -49,21 +76,24 @@ func (a *app) connectOptions(name string, log *slog.Logger) []nats.Option {
 	}
 }
 
-// connect dials the configured servers.
-func (a *app) connect(ctx context.Context, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
-	urls := strings.Join(a.settings.Servers, ",")
-	opts := append(a.connectOptions(name, log), extra...)
-	opts = append(opts, nats.Timeout(a.settings.StatusTimeout))
-	nc, err := nats.Connect(urls, opts...)
+// connect dials urls.
+func (a *app) connect(urls []string, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
+	joined := strings.Join(urls, ",")
+	opts := append(a.connectOptions(name, log), nats.Timeout(a.settings.StatusTimeout))
+	opts = append(opts, extra...)
+	nc, err := nats.Connect(joined, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", urls, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", joined, err)
 	}
 	return nc, nil
 }
 
-// openSession connects a front end. With no server configured it starts an
-// embedded hub (in process, no TCP listener) and a local node.
-func (a *app) openSession(ctx context.Context, log *slog.Logger) (*session, error) {
+// localHub returns the paths of this machine's local hub.
+func (a *app) localHub() localhub.Paths { return localhub.Paths{Dir: a.settings.StateDir} }
+
+// openSession connects a front end: to the configured servers; else to the
+// local hub if one runs; else as mode says.
+func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMode) (*session, error) {
 	s := &session{}
 	feCfg := frontend.Config{
 		Subjects:       &a.settings.subjects,
@@ -74,42 +104,79 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger) (*session, erro
 		SyncMax:        a.settings.StatusTimeout,
 		Logger:         log,
 	}
-	if len(a.settings.Servers) > 0 {
-		nc, err := a.connect(ctx, "fabric", log)
-		if err != nil {
-			return nil, err
-		}
-		s.nc, s.servers = nc, strings.Join(a.settings.Servers, ",")
-	} else {
-		if err := s.embed(a, log); err != nil {
-			s.close()
-			return nil, err
-		}
-		feCfg.Local, feCfg.NoSync = s.node.ID(), true
-	}
-	fe, err := frontend.New(s.nc, feCfg)
+	err := s.dial(ctx, a, log, mode)
 	if err != nil {
-		s.close()
-		return nil, err
-	}
-	s.fe = fe
-	if err := fe.Start(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
 	if s.node != nil {
-		fe.Registry().Observe(s.node.Heartbeat())
+		feCfg.Local, feCfg.NoSync = s.node.ID(), true
+	}
+	if s.fe, err = frontend.New(s.nc, feCfg); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.fe.Start(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.node != nil {
+		s.fe.Registry().Observe(s.node.Heartbeat())
+	}
+	if s.store, err = tasks.Open(ctx, s.nc, tasks.Config{Logger: log}); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.svc, err = taskrun.New(s.fe, taskrun.Config{Store: s.store, OutputLimit: a.settings.OutputLimit, Logger: log}); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }
 
-// embed starts the in-process hub and local node.
-func (s *session) embed(a *app, log *slog.Logger) error {
+// dial sets s.nc (and what it embeds) for mode.
+func (s *session) dial(ctx context.Context, a *app, log *slog.Logger, mode sessionMode) error {
+	var err error
+	if len(a.settings.Servers) > 0 {
+		s.servers = strings.Join(a.settings.Servers, ",")
+		s.nc, err = a.connect(a.settings.Servers, "fabric", log)
+		return err
+	}
+	lh := a.localHub()
+	if adv, ok := lh.Discover(); ok {
+		s.servers = adv.URL + " (local hub)"
+		s.nc, err = a.connect([]string{adv.URL}, "fabric", log)
+		return err
+	}
+	switch mode {
+	case modeShared:
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("start local hub: %w", err)
+		}
+		adv, err := lh.Spawn(ctx, exe, []string{"serve", "--with-node", "--listen", "127.0.0.1:0", "--idle-exit", spawnIdleExit.String()})
+		if err != nil {
+			return err
+		}
+		log.Info("started the local hub", "url", adv.URL, "pid", adv.PID)
+		s.servers = adv.URL + " (local hub, started now)"
+		s.nc, err = a.connect([]string{adv.URL}, "fabric", log)
+		return err
+	case modeReader:
+		return s.embedReader(a, log)
+	default:
+		return s.embedOneShot(a, log)
+	}
+}
+
+// embedOneShot starts an in-process hub (no TCP listener, no store) and a
+// local node.
+func (s *session) embedOneShot(a *app, log *slog.Logger) error {
 	h, err := hub.Start(hub.Config{DontListen: true, Logger: log})
 	if err != nil {
 		return err
 	}
-	s.hub, s.servers = h, "embedded"
+	s.hub, s.servers = h, "embedded (in process; records kept in memory)"
 	if s.nodeNC, err = nats.Connect("", h.InProcess(), nats.Name("fabric-node (embedded)")); err != nil {
 		return fmt.Errorf("embedded node: %w", err)
 	}
@@ -127,8 +194,36 @@ func (s *session) embed(a *app, log *slog.Logger) error {
 	return nil
 }
 
+// embedReader opens the local store with an in-process hub and no node.
+func (s *session) embedReader(a *app, log *slog.Logger) error {
+	lh := a.localHub()
+	lock, err := lh.Acquire()
+	if err != nil {
+		if errors.Is(err, localhub.ErrLocked) {
+			return fmt.Errorf("%w; it is not advertising a hub yet, try again in a moment", err)
+		}
+		return err
+	}
+	s.lock = lock
+	h, err := hub.Start(hub.Config{DontListen: true, JetStream: true, StoreDir: lh.Store(), Logger: log})
+	if err != nil {
+		return err
+	}
+	s.hub, s.servers = h, "the local store (no hub running)"
+	if s.nc, err = nats.Connect("", h.InProcess(), nats.Name("fabric")); err != nil {
+		return fmt.Errorf("embedded front end: %w", err)
+	}
+	return nil
+}
+
 // close stops everything the session started, in reverse order.
 func (s *session) close() {
+	if s.svc != nil {
+		s.svc.Close()
+	}
+	if s.store != nil {
+		_ = s.store.Close()
+	}
 	if s.fe != nil {
 		s.fe.Close()
 	}
@@ -138,9 +233,7 @@ func (s *session) close() {
 	if s.node != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // no grace: the one-shot front end is done
-		if err := s.node.Drain(ctx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			_ = err // the embedded node dies with the process anyway
-		}
+		_ = s.node.Drain(ctx)
 	}
 	if s.nodeNC != nil {
 		s.nodeNC.Close()
@@ -148,6 +241,7 @@ func (s *session) close() {
 	if s.hub != nil {
 		s.hub.Close()
 	}
+	s.lock.Release()
 }
 
 // workerConfig is the worker configuration from the settings.

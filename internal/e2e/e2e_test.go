@@ -172,7 +172,7 @@ func TestNATSCLIStyleRequest(t *testing.T) {
 func TestHugeOutputKeepsNodeMemoryBounded(t *testing.T) {
 	_, url := startHub(t)
 	node := startNode(t, url, "--name", "n")
-	srv := append(cleanEnv(), "FABRIC_SERVER="+url)
+	srv := append(cleanEnv(t), "FABRIC_SERVER="+url)
 	runDiscard := func(command string) {
 		cmd := exec.Command(bin.fabric, "run", "--", command)
 		var stderr strings.Builder

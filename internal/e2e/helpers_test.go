@@ -60,7 +60,7 @@ type proc struct {
 func start(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.Env = append(cleanEnv(), env...)
+	cmd.Env = append(cleanEnv(t), env...)
 	p := &proc{cmd: cmd, grew: make(chan struct{}, 1), done: make(chan struct{})}
 	cmd.Stdout = &tee{p: p, alsoStdout: true}
 	cmd.Stderr = &tee{p: p}
@@ -80,14 +80,17 @@ func start(t *testing.T, env []string, name string, args ...string) *proc {
 	return p
 }
 
-func cleanEnv() []string {
+// cleanEnv is the environment without the developer's FABRIC_*, with a
+// state directory of the test's own (so no local hub is shared by tests).
+func cleanEnv(t *testing.T) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "FABRIC_") {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "FABRIC_STATE_DIR="+filepath.Join(bin.dir, "state"))
+	state := filepath.Join(bin.dir, "state", strings.ReplaceAll(t.Name(), "/", "_"))
+	return append(env, "FABRIC_STATE_DIR="+state)
 }
 
 type tee struct {
@@ -172,7 +175,7 @@ func fabric(t *testing.T, env []string, args ...string) (stdout, stderr string, 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin.fabric, args...)
-	cmd.Env = append(cleanEnv(), env...)
+	cmd.Env = append(cleanEnv(t), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

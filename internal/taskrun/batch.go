@@ -101,7 +101,7 @@ func (s *Service) launch(recs []tasks.Record, reqs []frontend.Request, opt Batch
 			s.notStarted(recs[i:])
 			return
 		}
-		l, err := s.start(recs[i], reqs[i])
+		l, err := s.start(recs[i], reqs[i], nil)
 		if err != nil {
 			s.notStarted(recs[i:])
 			return

@@ -26,6 +26,7 @@ type Line struct {
 type live struct {
 	id     string
 	cancel func(error)
+	raw    func(wire.Stream, []byte) // also gets the output as it streams; may be nil
 	placed chan struct{} // closed once a node accepted the task or it failed to place
 	done   chan struct{} // closed once the task ended (or failed to place)
 
@@ -52,6 +53,9 @@ func newLive(rec tasks.Record, limit int, cancel func(error)) *live {
 // append takes streamed output: it keeps it and passes complete lines to the
 // listeners (dropping lines for a listener that is not keeping up).
 func (l *live) append(s wire.Stream, p []byte) {
+	if l.raw != nil {
+		l.raw(s, p)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s == wire.Stderr {

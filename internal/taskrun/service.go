@@ -107,7 +107,7 @@ func (s *Service) Submit(ctx context.Context, req frontend.Request, background b
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.start(rec, req)
+	l, err := s.start(rec, req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +117,32 @@ func (s *Service) Submit(ctx context.Context, req frontend.Request, background b
 		// The caller gave up before any node took it: cancel, not orphan.
 		l.cancel(fmt.Errorf("submitter gave up: %w", ctx.Err()))
 		<-l.placed
+	}
+	st := s.statusOf(l)
+	if l.err != nil {
+		return st, l.err
+	}
+	return st, nil
+}
+
+// Run runs req in the foreground: like Submit, then it waits for the end,
+// passing raw output to onOutput as it streams (it may be nil). When ctx
+// ends first, the task is cancelled on its node and Run waits for that.
+// The error says why the task did not run; the Status says how it ended.
+func (s *Service) Run(ctx context.Context, req frontend.Request, onOutput func(wire.Stream, []byte)) (*Status, error) {
+	rec, err := s.record(ctx, &req, false)
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.start(rec, req, onOutput)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		l.cancel(fmt.Errorf("interrupted: %w", context.Cause(ctx)))
+		<-l.done
 	}
 	st := s.statusOf(l)
 	if l.err != nil {
@@ -147,9 +173,10 @@ func (s *Service) record(ctx context.Context, req *frontend.Request, background 
 }
 
 // start launches the follower of a recorded task.
-func (s *Service) start(rec tasks.Record, req frontend.Request) (*live, error) {
+func (s *Service) start(rec tasks.Record, req frontend.Request, raw func(wire.Stream, []byte)) (*live, error) {
 	runCtx, cancel := context.WithCancelCause(context.Background())
 	l := newLive(rec, s.cfg.OutputLimit, cancel)
+	l.raw = raw
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -301,3 +301,20 @@ func TestBatchBudgetReturnsRunning(t *testing.T) {
 		t.Fatalf("later: %s", st.State)
 	}
 }
+
+func TestRunForegroundStreamsAndCancelsOnInterrupt(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t)
+	var got strings.Builder
+	st, err := s.Run(context.Background(), frontend.Request{Command: "echo a; echo b >&2"}, func(st wire.Stream, p []byte) {
+		got.WriteString(st.String() + ":" + string(p))
+	})
+	if err != nil || st.State != tasks.StateDone || got.String() != "stdout:a\nstderr:b\n" {
+		t.Fatalf("run: %+v %v, streamed %q", st, err, got.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err = s.Run(ctx, frontend.Request{Command: "echo go; sleep 300"}, func(wire.Stream, []byte) { cancel() })
+	if err != nil || st.State != tasks.StateCancelled {
+		t.Fatalf("interrupted run: %+v %v", st, err)
+	}
+}
