@@ -49,12 +49,13 @@ func (r *Refusal) Error() string {
 func (r *Refusal) Unwrap() error { return ErrRefused }
 
 // Guard checks commands against the built-in rules and a node's Policy. A
-// Guard is immutable and safe for concurrent use.
+// Guard is immutable and safe for concurrent use; its zero value enforces the
+// default policy, like New(Policy{}).
 type Guard struct {
-	allow       map[string]bool // nil unless allow-list mode
-	deny        map[string]bool
-	allowPower  bool
-	protectHome bool
+	allow      map[string]bool // nil unless allow-list mode
+	deny       map[string]bool
+	allowPower bool
+	homeOpen   bool // home directories are not protected
 }
 
 // Check parses command as bash would and returns nil when it may run, or a

@@ -34,7 +34,7 @@ func (g *Guard) protected(p value) bool {
 		if rest == ".." || strings.HasPrefix(rest, "../") {
 			return true // above a home: /home or "/" itself
 		}
-		if !g.protectHome {
+		if g.homeOpen {
 			return false
 		}
 		return rest == "." || (!strings.Contains(rest, "/") && matchesAnyName(rest))
@@ -57,10 +57,10 @@ func (g *Guard) protected(p value) bool {
 		if matchesAny(comps[0], protectedTop) && matchesAnyName(comps[1]) {
 			return true // /usr/*
 		}
-		return g.protectHome && matchesAny(comps[0], homeDirs) && comps[1] != ""
+		return !g.homeOpen && matchesAny(comps[0], homeDirs) && comps[1] != ""
 	case 3:
 		// /home/alice/*, /home/*/*: everything in a home.
-		return g.protectHome && matchesAny(comps[0], homeDirs) && comps[1] != "" && matchesAnyName(comps[2])
+		return !g.homeOpen && matchesAny(comps[0], homeDirs) && comps[1] != "" && matchesAnyName(comps[2])
 	}
 	return false
 }

@@ -43,8 +43,8 @@ type Policy struct {
 // or "..", and a name may not be both allowed and denied.
 func New(p Policy) (*Guard, error) {
 	g := &Guard{
-		allowPower:  p.AllowPower,
-		protectHome: p.ProtectHome == nil || *p.ProtectHome,
+		allowPower: p.AllowPower,
+		homeOpen:   p.ProtectHome != nil && !*p.ProtectHome,
 	}
 	var err error
 	if g.allow, err = nameSet("allow", p.AllowList); err != nil {
