@@ -129,9 +129,8 @@ type evalMode struct {
 	text bool // parts the guard cannot see become placeholder: the word is shell code to parse again
 }
 
-// eval returns the values word may expand to. It splits brace expansions in
-// place (the tree is the guard's own) and may record assignments made by
-// ${X:=default}.
+// eval returns the values word may expand to, and records assignments made
+// by ${X:=default}.
 func (w *walker) eval(word *syntax.Word, m evalMode) values {
 	if word == nil {
 		return one("")
@@ -141,8 +140,11 @@ func (w *walker) eval(word *syntax.Word, m evalMode) values {
 			return one(lit.Value)
 		}
 	}
-	syntax.SplitBraces(word)
-	return w.evalParts(word.Parts, m, false, true)
+	// Split brace expansions in a copy: SplitBraces rewrites the word it is
+	// given, and the tree must keep valid positions for refusals' fragments.
+	split := *word
+	syntax.SplitBraces(&split)
+	return w.evalParts(split.Parts, m, false, true)
 }
 
 // evalParts evaluates consecutive word parts; dq is set inside double quotes,
