@@ -6,7 +6,9 @@ import "mvdan.cc/sh/v3/syntax"
 // the call gets a process of its own: in a pipeline, in the background, in a
 // subshell or a command or process substitution. Each call then starts more
 // of itself, without end: a fork bomb (:(){ :|:& };:). Plain recursion only
-// deepens one shell's stack and is left alone.
+// deepens one shell's stack and is left alone, as are bombs through other
+// functions (f calls g calls f): the guard catches the accident and the
+// classic, not every way to exhaust processes.
 func selfSpawns(body *syntax.Stmt, name string) bool {
 	found := false
 	spawning := 0   // how many enclosing nodes give their code a process of its own
@@ -32,6 +34,8 @@ func selfSpawns(body *syntax.Stmt, name string) bool {
 			}
 		case *syntax.Subshell, *syntax.CmdSubst, *syntax.ProcSubst:
 			add = 1
+		case *syntax.FuncDecl:
+			return false // judged on its own; walking it here too is quadratic in nesting
 		case *syntax.CallExpr:
 			if spawning > 0 && len(n.Args) > 0 {
 				if s, ok := staticLit(n.Args[0]); ok && s == name {

@@ -70,14 +70,17 @@ func (w *walker) lit(a *arg) (string, bool) { return w.val(a).literal() }
 
 // joinCode returns the values of args joined by sep, as code.
 func (w *walker) joinCode(args []*arg, sep string) values {
-	acc := one("")
+	b := w.builder(evalMode{text: true})
 	for i, a := range args {
 		if i > 0 {
-			acc = w.concat(acc, one(sep))
+			b.add(one(sep))
 		}
-		acc = w.concat(acc, w.code(a))
+		b.add(w.code(a))
+		if w.stopped() {
+			break
+		}
 	}
-	return acc
+	return b.values()
 }
 
 // callExpr judges a simple command.

@@ -45,16 +45,20 @@ var unknownValue = values{unknown: true}
 // placeholder stands, in the text of a script the guard parses again (the
 // string of bash -c "...", a heredoc), for a part whose value it cannot see:
 // an expansion of a variable nobody assigns, so the nested walk treats it as
-// unknown too.
-const placeholder = "${__guard_unknown__}"
+// unknown too. It is short because it replaces parts as short as $X.
+const placeholder = "${__unknown}"
 
 // Bounds on the work one check may do.
 const (
-	maxAlts     = 64      // values listed for one word
-	maxVarAlts  = 32      // values listed for one variable
-	maxDepth    = 8       // strings parsed as shell code inside one another
-	workBudget  = 1 << 20 // values built plus bytes parsed, per check
-	maxFragment = 160     // bytes of a refusal's fragment
+	maxAlts     = 64       // values listed for one word
+	maxCodeAlts = 4        // values listed for one word that is shell code to parse again
+	maxVarAlts  = 32       // values listed for one variable
+	maxDepth    = 8        // strings parsed as shell code inside one another
+	workBudget  = 4 << 20  // bytes built plus bytes parsed, per check
+	parseCost   = 512      // budget each parse costs besides its bytes
+	maxCode     = 64 << 10 // bytes of shell code given to the parser at once
+	maxNesting  = 256      // depth of brackets in shell code given to the parser
+	maxFragment = 160      // bytes of a refusal's fragment
 )
 
 // union returns the values of a or b.
@@ -86,41 +90,125 @@ func containsValue(list []value, v value) bool {
 	return false
 }
 
-// concat returns the values of a followed by b. A home directory counts only
-// at the start of a word.
+// concat returns the values of a followed by b.
 func (w *walker) concat(a, b values) values {
-	out := values{unknown: a.unknown || b.unknown, overflow: a.overflow || b.overflow}
-	if len(a.alts) == 1 && len(b.alts) == 1 {
-		x, y := a.alts[0], b.alts[0]
-		switch {
-		case !y.home:
-			out.alts = []value{{s: x.s + y.s, home: x.home}}
-		case x.s == "" && !x.home:
-			out.alts = []value{y}
-		default:
-			out.unknown = true
-		}
-		return out
+	bl := w.builder(evalMode{})
+	bl.add(a)
+	bl.add(b)
+	return bl.values()
+}
+
+// builder builds the values of a word from its parts, in time linear in
+// their length: each value is a buffer appended to in place, copied only when
+// a part has several values and the number of values multiplies, which the
+// caps let happen a few times at most.
+type builder struct {
+	w        *walker
+	m        evalMode
+	bufs     [][]byte
+	home     []bool // bufs[i] starts with a home directory
+	unknown  bool
+	overflow bool
+}
+
+// builder returns a builder holding the single empty value.
+func (w *walker) builder(m evalMode) *builder {
+	return &builder{w: w, m: m, bufs: [][]byte{{}}, home: []bool{false}}
+}
+
+// add appends the values of the next part. A home directory counts only at
+// the start of a word.
+func (b *builder) add(v values) {
+	if v.overflow && b.m.text {
+		v = one(placeholder) // code to parse again: stand for it by an unknown
 	}
-	for _, x := range a.alts {
-		for _, y := range b.alts {
-			v := value{s: x.s + y.s, home: x.home}
-			if y.home {
-				if x.s != "" || x.home {
-					out.unknown = true
-					continue
-				}
-				v = y
-			}
-			if len(out.alts) >= maxAlts {
-				out.overflow = true
-				w.spend(len(out.alts))
-				return out
-			}
-			out.alts = append(out.alts, v)
+	b.unknown = b.unknown || v.unknown
+	if v.overflow {
+		b.overflow, b.bufs, b.home = true, nil, nil
+	}
+	if len(b.bufs) == 0 {
+		return // nothing known is left
+	}
+	if len(v.alts) == 0 {
+		b.bufs, b.home = nil, nil
+		return
+	}
+	if n := len(b.bufs) * len(v.alts); n > b.limit() {
+		if b.m.text {
+			b.add(one(placeholder)) // code to parse again: stand for it by an unknown
+			return
+		}
+		b.overflow, b.bufs, b.home = true, nil, nil
+		return
+	}
+	if len(v.alts) == 1 {
+		y := v.alts[0]
+		for i := range b.bufs {
+			b.bufs[i], b.home[i] = b.append(b.bufs[i], b.home[i], y)
+		}
+		b.compact()
+		return
+	}
+	bufs := make([][]byte, 0, len(b.bufs)*len(v.alts))
+	home := make([]bool, 0, cap(bufs))
+	for i, x := range b.bufs {
+		for _, y := range v.alts {
+			nb, nh := b.append(append([]byte(nil), x...), b.home[i], y)
+			bufs, home = append(bufs, nb), append(home, nh)
 		}
 	}
-	w.spend(len(out.alts))
+	b.bufs, b.home = bufs, home
+	b.compact()
+}
+
+// limit is the most values a word may take.
+func (b *builder) limit() int {
+	if b.m.text {
+		return maxCodeAlts
+	}
+	return maxAlts
+}
+
+// append appends y to the value buf (home when h). A value that would have a
+// home directory anywhere but at its start is dropped, returned as nil, and
+// makes the word unknown.
+func (b *builder) append(buf []byte, h bool, y value) ([]byte, bool) {
+	if y.home {
+		if len(buf) > 0 || h {
+			b.unknown = true
+			return nil, false
+		}
+		h = true
+	}
+	b.w.spend(len(y.s))
+	out := append(buf, y.s...)
+	if out == nil {
+		out = []byte{} // empty, not dropped
+	}
+	return out, h
+}
+
+// compact removes the values append dropped.
+func (b *builder) compact() {
+	n := 0
+	for i, buf := range b.bufs {
+		if buf != nil {
+			b.bufs[n], b.home[n] = buf, b.home[i]
+			n++
+		}
+	}
+	b.bufs, b.home = b.bufs[:n], b.home[:n]
+}
+
+// values returns what was built.
+func (b *builder) values() values {
+	out := values{unknown: b.unknown, overflow: b.overflow}
+	if len(b.bufs) > 0 {
+		out.alts = make([]value, len(b.bufs))
+		for i, buf := range b.bufs {
+			out.alts[i] = value{s: string(buf), home: b.home[i]}
+		}
+	}
 	return out
 }
 
@@ -150,14 +238,17 @@ func (w *walker) eval(word *syntax.Word, m evalMode) values {
 // evalParts evaluates consecutive word parts; dq is set inside double quotes,
 // start when the first part begins the word.
 func (w *walker) evalParts(parts []syntax.WordPart, m evalMode, dq, start bool) values {
-	acc := one("")
+	if len(parts) == 1 {
+		return w.evalPart(parts[0], m, dq, start)
+	}
+	b := w.builder(m)
 	for i, p := range parts {
-		acc = w.concat(acc, w.evalPart(p, m, dq, start && i == 0))
-		if len(acc.alts) == 0 {
+		b.add(w.evalPart(p, m, dq, start && i == 0))
+		if len(b.bufs) == 0 || w.stopped() {
 			break // nothing known is left
 		}
 	}
-	return acc
+	return b.values()
 }
 
 // evalPart evaluates one word part.
