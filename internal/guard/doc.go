@@ -23,7 +23,10 @@
 // Each refusal names one stable rule:
 //
 //   - parse: the command cannot be parsed (the shell would not accept it).
-//   - complexity: nesting or expansion past the guard's bounds.
+//   - complexity: past the guard's bounds: code over 64 KiB or with brackets
+//     nested over 256 deep (the parser recurses per level, and a stack
+//     overflow would kill the process), shell code in shell code over 8
+//     deep, or a word with too many possible values where a rule needs them.
 //   - rm-root: recursive delete of "/", a top-level system directory
 //     (/usr, /etc, /var, /home, ...), a home directory (when the policy
 //     protects homes, the default), or a glob over any of them (/*, ~/*);
@@ -53,4 +56,15 @@
 // protected directory ($CMD -rf /). Where the guard over-approximates (every
 // assignment to a variable counts, whichever branch it is on) it errs toward
 // refusing.
+//
+// # Judgment calls
+//
+// Arguments are data: echo rm -rf /, grep -r "rm -rf /" and man shutdown
+// run. Reading a device (cat /dev/sda1, dd if=/dev/sda) is allowed; writing
+// one is not. mkfs, mkswap and wipefs on a plain file (a disk image) are
+// allowed, on anything under /dev or an unknown target refused. Commands
+// for a container or another host (docker run ... rm -rf /, ssh host
+// reboot) are judged by the built-in rules, since containers share the
+// host's kernel and mounts and such commands have no legitimate use, but
+// not by this node's allow and deny lists, which are about what runs here.
 package guard

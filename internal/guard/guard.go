@@ -7,16 +7,16 @@ import (
 
 // Rule names, stable: they appear in refusals and may be matched by callers.
 const (
-	RuleParse       = "parse"
-	RuleComplexity  = "complexity"
-	RuleRmRoot      = "rm-root"
-	RuleForkBomb    = "fork-bomb"
-	RuleBlockDevice = "block-device"
-	RuleDiskFormat  = "disk-format"
-	RuleChmodRoot   = "chmod-root"
-	RulePower       = "power"
-	RuleAllowList   = "allowlist"
-	RuleDenyList    = "denylist"
+	RuleParse       = "parse"        // the shell would not accept the command
+	RuleComplexity  = "complexity"   // past the guard's bounds on size, nesting or expansion
+	RuleRmRoot      = "rm-root"      // recursive delete of "/", a system directory or a home
+	RuleForkBomb    = "fork-bomb"    // a function spawning copies of itself
+	RuleBlockDevice = "block-device" // a write to a disk or memory device
+	RuleDiskFormat  = "disk-format"  // mkfs and kin, partition table writes
+	RuleChmodRoot   = "chmod-root"   // recursive chmod/chown/chgrp of what rm-root protects
+	RulePower       = "power"        // shutdown, reboot, suspend
+	RuleAllowList   = "allowlist"    // a program not on the node's allow list
+	RuleDenyList    = "denylist"     // a program on the node's deny list
 )
 
 // ErrRefused is what every refusal unwraps to: errors.Is(err, ErrRefused)
@@ -60,7 +60,9 @@ type Guard struct {
 
 // Check parses command as bash would and returns nil when it may run, or a
 // *Refusal (which unwraps to ErrRefused) naming the first rule it breaks. An
-// empty command, or one of only comments, may run.
+// empty command, or one of only comments, may run. A command longer than
+// 64 KiB is refused (rule "complexity"): the guard is for commands, and
+// scripts that size belong in a file the command runs.
 func (g *Guard) Check(command string) error {
 	w := g.newWalker(command)
 	w.run(command, langBash, nil, false)
