@@ -1,0 +1,70 @@
+// Package guard decides whether a shell command may run, on its parsed syntax
+// (mvdan.cc/sh/v3/syntax), and says which rule refused it and why.
+//
+// Threat model: the guard is a seat belt against accidents and prompt-injected
+// commands (rm -rf /, a fork bomb, a write to /dev/sda), not a sandbox; the real
+// boundary is NATS authentication, permissions and task signing, and a
+// determined author can always hide a command from any static check.
+//
+// # What it looks at
+//
+// Every simple command the shell would run: those joined by ;, &&, || and
+// pipelines, inside subshells, blocks, function bodies, if/for/while/case
+// bodies, command and process substitutions, and strings the shell runs as
+// code (bash -c, sh -c, eval, trap, alias, ssh's remote command, a shell's
+// heredoc or herestring, echo/printf/cat piped into a shell), parsed
+// recursively to a bounded depth. It looks through prefixes that run another
+// program (sudo, doas, env, nice, nohup, time, command, exec, xargs, timeout,
+// stdbuf, ionice, setsid, chroot, flock, watch, su -c, busybox and a few more)
+// and into find -exec.
+//
+// # Rules
+//
+// Each refusal names one stable rule:
+//
+//   - parse: the command cannot be parsed (the shell would not accept it).
+//   - complexity: past the guard's bounds: code over 64 KiB or with brackets
+//     nested over 256 deep (the parser recurses per level, and a stack
+//     overflow would kill the process), shell code in shell code over 8
+//     deep, or a word with too many possible values where a rule needs them.
+//   - rm-root: recursive delete of "/", a top-level system directory
+//     (/usr, /etc, /var, /home, ...), a home directory (when the policy
+//     protects homes, the default), or a glob over any of them (/*, ~/*);
+//     also rm --no-preserve-root, and find -delete over such a directory.
+//   - fork-bomb: a function that calls itself in a pipeline, in the
+//     background or in a subshell (:(){ :|:& };:).
+//   - block-device: a write to a block or memory device: redirection, tee,
+//     dd of=, cp to it, shred of it.
+//   - disk-format: mkfs and friends, wipefs, blkdiscard on a device, and
+//     partition editors that write (fdisk, sfdisk, parted, gdisk, sgdisk).
+//   - chmod-root: recursive chmod, chown or chgrp of a directory rm-root
+//     protects.
+//   - power: shutdown, reboot, halt, poweroff, init 0/6, systemctl
+//     poweroff/reboot/..., writes to /proc/sysrq-trigger; lifted by
+//     Policy.AllowPower.
+//   - allowlist, denylist: the node's per-program policy.
+//
+// # Values the guard cannot see
+//
+// The guard follows literal values through variables assigned earlier in the
+// same command (D=/; rm -rf "$D"), for loops, ${X:-default}, brace expansion
+// and cd. A word whose value it cannot know (a variable from the environment,
+// a command substitution) is not judged: rm -rf "$DIR"/ is ordinary scripting
+// and is allowed, while rm -rf $X / is refused for its literal "/". A program
+// name it cannot know is refused in allow-list mode and otherwise checked as
+// if it were rm when its arguments ask for a recursive forced delete of a
+// protected directory ($CMD -rf /). Where the guard over-approximates (every
+// assignment to a variable counts, whichever branch it is on) it errs toward
+// refusing.
+//
+// # Judgment calls
+//
+// Arguments are data: echo rm -rf /, grep -r "rm -rf /" and man shutdown
+// run. Reading a device (cat /dev/sda1, dd if=/dev/sda) is allowed; writing
+// one is not. mkfs, mkswap and wipefs on a plain file (a disk image) are
+// allowed, on anything under /dev or an unknown target refused. Commands
+// for a container or another host (docker run ... rm -rf /, ssh host
+// reboot) are judged by the built-in rules, since containers share the
+// host's kernel and mounts and such commands have no legitimate use, but
+// not by this node's allow and deny lists, which are about what runs here.
+package guard

@@ -1,0 +1,452 @@
+package guard
+
+import (
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// value is one value a shell word may take after expansion and quote removal.
+type value struct {
+	s    string // the text; when home is set, the text after the home directory
+	home bool   // the value starts with a home directory (~, ~user, $HOME)
+}
+
+// display renders v for a refusal.
+func (v value) display() string {
+	if v.home {
+		return "~" + v.s
+	}
+	return v.s
+}
+
+// values is what the guard knows about the values of a word.
+type values struct {
+	alts     []value // values the word may take
+	unknown  bool    // it may also take values the guard cannot see
+	overflow bool    // there were too many to list: alts is incomplete
+}
+
+// literal returns the word's value when it has exactly one, fully known and
+// not under a home directory.
+func (v values) literal() (string, bool) {
+	if len(v.alts) != 1 || v.unknown || v.overflow || v.alts[0].home {
+		return "", false
+	}
+	return v.alts[0].s, true
+}
+
+// one is a word with the single known value s.
+func one(s string) values { return values{alts: []value{{s: s}}} }
+
+// unknownValue is a word the guard knows nothing about.
+var unknownValue = values{unknown: true}
+
+// placeholder stands, in the text of a script the guard parses again (the
+// string of bash -c "...", a heredoc), for a part whose value it cannot see:
+// an expansion of a variable nobody assigns, so the nested walk treats it as
+// unknown too. It is short because it replaces parts as short as $X.
+const placeholder = "${__unknown}"
+
+// Bounds on the work one check may do.
+const (
+	maxAlts     = 64       // values listed for one word
+	maxCodeAlts = 4        // values listed for one word that is shell code to parse again
+	maxVarAlts  = 32       // values listed for one variable
+	maxDepth    = 8        // strings parsed as shell code inside one another
+	workBudget  = 4 << 20  // bytes built plus bytes parsed, per check
+	parseCost   = 512      // budget each parse costs besides its bytes
+	maxCode     = 64 << 10 // bytes of shell code given to the parser at once
+	maxNesting  = 256      // depth of brackets in shell code given to the parser
+	maxFragment = 160      // bytes of a refusal's fragment
+)
+
+// union returns the values of a or b.
+func (w *walker) union(a, b values, limit int) values {
+	out := values{unknown: a.unknown || b.unknown, overflow: a.overflow || b.overflow}
+	out.alts = make([]value, 0, len(a.alts)+len(b.alts))
+	for _, list := range [2][]value{a.alts, b.alts} {
+		for _, v := range list {
+			if containsValue(out.alts, v) {
+				continue
+			}
+			if len(out.alts) >= limit {
+				out.overflow = true
+				break
+			}
+			out.alts = append(out.alts, v)
+		}
+	}
+	w.spend(len(out.alts))
+	return out
+}
+
+func containsValue(list []value, v value) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// concat returns the values of a followed by b.
+func (w *walker) concat(a, b values) values {
+	bl := w.builder(evalMode{})
+	bl.add(a)
+	bl.add(b)
+	return bl.values()
+}
+
+// builder builds the values of a word from its parts, in time linear in
+// their length: each value is a buffer appended to in place, copied only when
+// a part has several values and the number of values multiplies, which the
+// caps let happen a few times at most.
+type builder struct {
+	w        *walker
+	m        evalMode
+	bufs     [][]byte
+	home     []bool // bufs[i] starts with a home directory
+	unknown  bool
+	overflow bool
+}
+
+// builder returns a builder holding the single empty value.
+func (w *walker) builder(m evalMode) *builder {
+	return &builder{w: w, m: m, bufs: [][]byte{{}}, home: []bool{false}}
+}
+
+// add appends the values of the next part. A home directory counts only at
+// the start of a word.
+func (b *builder) add(v values) {
+	if v.overflow && b.m.text {
+		v = one(placeholder) // code to parse again: stand for it by an unknown
+	}
+	b.unknown = b.unknown || v.unknown
+	if v.overflow {
+		b.overflow, b.bufs, b.home = true, nil, nil
+	}
+	if len(b.bufs) == 0 {
+		return // nothing known is left
+	}
+	if len(v.alts) == 0 {
+		b.bufs, b.home = nil, nil
+		return
+	}
+	if n := len(b.bufs) * len(v.alts); n > b.limit() {
+		if b.m.text {
+			b.add(one(placeholder)) // code to parse again: stand for it by an unknown
+			return
+		}
+		b.overflow, b.bufs, b.home = true, nil, nil
+		return
+	}
+	if len(v.alts) == 1 {
+		y := v.alts[0]
+		for i := range b.bufs {
+			b.bufs[i], b.home[i] = b.append(b.bufs[i], b.home[i], y)
+		}
+		b.compact()
+		return
+	}
+	bufs := make([][]byte, 0, len(b.bufs)*len(v.alts))
+	home := make([]bool, 0, cap(bufs))
+	for i, x := range b.bufs {
+		for _, y := range v.alts {
+			nb, nh := b.append(append([]byte(nil), x...), b.home[i], y)
+			bufs, home = append(bufs, nb), append(home, nh)
+		}
+	}
+	b.bufs, b.home = bufs, home
+	b.compact()
+}
+
+// limit is the most values a word may take.
+func (b *builder) limit() int {
+	if b.m.text {
+		return maxCodeAlts
+	}
+	return maxAlts
+}
+
+// append appends y to the value buf (home when h). A value that would have a
+// home directory anywhere but at its start is dropped, returned as nil, and
+// makes the word unknown.
+func (b *builder) append(buf []byte, h bool, y value) ([]byte, bool) {
+	if y.home {
+		if len(buf) > 0 || h {
+			b.unknown = true
+			return nil, false
+		}
+		h = true
+	}
+	b.w.spend(len(y.s))
+	out := append(buf, y.s...)
+	if out == nil {
+		out = []byte{} // empty, not dropped
+	}
+	return out, h
+}
+
+// compact removes the values append dropped.
+func (b *builder) compact() {
+	n := 0
+	for i, buf := range b.bufs {
+		if buf != nil {
+			b.bufs[n], b.home[n] = buf, b.home[i]
+			n++
+		}
+	}
+	b.bufs, b.home = b.bufs[:n], b.home[:n]
+}
+
+// values returns what was built.
+func (b *builder) values() values {
+	out := values{unknown: b.unknown, overflow: b.overflow}
+	if len(b.bufs) > 0 {
+		out.alts = make([]value, len(b.bufs))
+		for i, buf := range b.bufs {
+			out.alts[i] = value{s: string(buf), home: b.home[i]}
+		}
+	}
+	return out
+}
+
+// evalMode says how a word is evaluated.
+type evalMode struct {
+	text bool // parts the guard cannot see become placeholder: the word is shell code to parse again
+}
+
+// eval returns the values word may expand to, and records assignments made
+// by ${X:=default}.
+func (w *walker) eval(word *syntax.Word, m evalMode) values {
+	if word == nil {
+		return one("")
+	}
+	if len(word.Parts) == 1 {
+		if lit, ok := word.Parts[0].(*syntax.Lit); ok && !strings.ContainsAny(lit.Value, "\\~{") {
+			return one(lit.Value)
+		}
+	}
+	// Split brace expansions in a copy: SplitBraces rewrites the word it is
+	// given, and the tree must keep valid positions for refusals' fragments.
+	split := *word
+	syntax.SplitBraces(&split)
+	return w.evalParts(split.Parts, m, false, true)
+}
+
+// evalParts evaluates consecutive word parts; dq is set inside double quotes,
+// start when the first part begins the word.
+func (w *walker) evalParts(parts []syntax.WordPart, m evalMode, dq, start bool) values {
+	if len(parts) == 1 {
+		return w.evalPart(parts[0], m, dq, start)
+	}
+	b := w.builder(m)
+	for i, p := range parts {
+		b.add(w.evalPart(p, m, dq, start && i == 0))
+		if len(b.bufs) == 0 || w.stopped() {
+			break // nothing known is left
+		}
+	}
+	return b.values()
+}
+
+// evalPart evaluates one word part.
+func (w *walker) evalPart(p syntax.WordPart, m evalMode, dq, start bool) values {
+	switch p := p.(type) {
+	case *syntax.Lit:
+		if dq {
+			return one(unescapeDQ(p.Value))
+		}
+		if start && strings.HasPrefix(p.Value, "~") {
+			return w.tilde(p.Value)
+		}
+		return one(unescape(p.Value))
+	case *syntax.SglQuoted:
+		if p.Dollar {
+			return one(ansiC(p.Value))
+		}
+		return one(p.Value)
+	case *syntax.DblQuoted:
+		return w.evalParts(p.Parts, m, true, false)
+	case *syntax.ParamExp:
+		return w.param(p, m)
+	case *syntax.ExtGlob:
+		return one("*") // matches what the pattern matches, and more
+	case *syntax.BraceExp:
+		if p.Sequence {
+			return one("*") // {1..9}, {a..z}: one short name, stood for by a glob
+		}
+		var out values
+		for _, e := range p.Elems {
+			out = w.union(out, w.evalParts(e.Parts, m, dq, start), maxAlts)
+		}
+		return out
+	}
+	// Command, arithmetic and process substitutions, and anything newer.
+	return w.unknown(m)
+}
+
+// unknown is a part whose value the guard cannot see.
+func (w *walker) unknown(m evalMode) values {
+	if m.text {
+		return one(placeholder)
+	}
+	return unknownValue
+}
+
+// tilde evaluates an unquoted literal starting with '~'.
+func (w *walker) tilde(lit string) values {
+	prefix, rest, slash := strings.Cut(lit, "/")
+	if slash {
+		rest = "/" + rest
+	}
+	user := prefix[1:]
+	switch {
+	case user == "":
+		return w.concat(w.home(), one(unescape(rest)))
+	case strings.HasPrefix(user, "+") || strings.HasPrefix(user, "-"):
+		return unknownValue // $PWD, $OLDPWD, the directory stack
+	case strings.ContainsAny(user, "\\$`\"'*?["):
+		return one(unescape(lit)) // not a tilde-prefix: taken literally
+	}
+	return values{alts: []value{{s: unescape(rest), home: true}}} // ~user: another home
+}
+
+// home returns the values of the current user's home directory: $HOME as
+// assigned in the command, or the home directory.
+func (w *walker) home() values {
+	if v, ok := w.vars["HOME"]; ok {
+		return w.union(v, values{alts: []value{{home: true}}}, maxVarAlts)
+	}
+	return values{alts: []value{{home: true}}}
+}
+
+// param evaluates a parameter expansion.
+func (w *walker) param(p *syntax.ParamExp, m evalMode) values {
+	if p.Param == nil || p.Excl || p.Length || p.Width || p.IsSet || p.Flags != nil ||
+		p.NestedParam != nil || p.Slice != nil || p.Repl != nil || p.Names != 0 || len(p.Modifiers) > 0 {
+		return w.unknown(m)
+	}
+	name := p.Param.Value
+	base, ok := w.vars[name]
+	switch {
+	case ok:
+	case name == "HOME":
+		base = w.home()
+	default:
+		base = w.unknown(m)
+	}
+	if p.Exp == nil {
+		return base
+	}
+	switch p.Exp.Op {
+	case syntax.DefaultUnset, syntax.DefaultUnsetOrNull:
+		return w.union(base, w.eval(p.Exp.Word, m), maxAlts)
+	case syntax.AssignUnset, syntax.AssignUnsetOrNull:
+		def := w.eval(p.Exp.Word, m)
+		w.assign(name, def)
+		return w.union(base, def, maxAlts)
+	case syntax.AlternateUnset, syntax.AlternateUnsetOrNull:
+		return w.union(w.eval(p.Exp.Word, m), one(""), maxAlts)
+	case syntax.ErrorUnset, syntax.ErrorUnsetOrNull:
+		return base
+	}
+	return w.unknown(m) // ${X#pat}, ${X^^} and the like
+}
+
+// assign records that variable name may hold v. Values accumulate: the guard
+// does not follow which branch runs, so every assignment counts.
+func (w *walker) assign(name string, v values) {
+	old, ok := w.vars[name]
+	if !ok {
+		// Assigned only on some paths, it may keep its value from the
+		// environment.
+		w.vars[name] = w.union(values{unknown: w.cond > 0}, v, maxVarAlts)
+		return
+	}
+	w.vars[name] = w.union(old, v, maxVarAlts)
+}
+
+// assignNode records an assignment node (x=1, arr=(a b), local x=1).
+func (w *walker) assignNode(a *syntax.Assign) {
+	if a.Name == nil || (a.Naked && a.Value == nil && a.Array == nil) {
+		return
+	}
+	if a.Array != nil {
+		var v values
+		for _, e := range a.Array.Elems {
+			v = w.union(v, w.fields(e.Value, evalMode{}), maxVarAlts)
+		}
+		w.assign(a.Name.Value, v)
+		return
+	}
+	w.assign(a.Name.Value, w.eval(a.Value, evalMode{}))
+}
+
+// fields returns the values of a word as the shell would pass them as
+// arguments: unquoted expansions split at whitespace, and each field counts
+// as a value too (rm -rf $T with T="/ /tmp" deletes "/").
+func (w *walker) fields(word *syntax.Word, m evalMode) values {
+	v := w.eval(word, m)
+	if word == nil || !unquotedExpansion(word) {
+		return v
+	}
+	var extra values
+	for _, a := range v.alts {
+		if !strings.ContainsAny(a.s, " \t\n") {
+			continue
+		}
+		for i, f := range strings.Fields(a.s) {
+			extra.alts = append(extra.alts, value{s: f, home: a.home && i == 0})
+		}
+	}
+	if len(extra.alts) == 0 {
+		return v
+	}
+	return w.union(v, extra, maxAlts)
+}
+
+// unquotedExpansion reports whether word has a parameter expansion or a
+// command substitution outside quotes, whose value the shell splits.
+func unquotedExpansion(word *syntax.Word) bool {
+	for _, p := range word.Parts {
+		switch p.(type) {
+		case *syntax.ParamExp, *syntax.CmdSubst:
+			return true
+		}
+	}
+	return false
+}
+
+// staticLit returns the value of a word made only of literal parts and
+// quotes, with no expansion at all.
+func staticLit(word *syntax.Word) (string, bool) {
+	var b strings.Builder
+	for _, p := range word.Parts {
+		switch p := p.(type) {
+		case *syntax.Lit:
+			if strings.ContainsAny(p.Value, "~{*?[") {
+				return "", false
+			}
+			b.WriteString(unescape(p.Value))
+		case *syntax.SglQuoted:
+			if p.Dollar {
+				b.WriteString(ansiC(p.Value))
+			} else {
+				b.WriteString(p.Value)
+			}
+		case *syntax.DblQuoted:
+			for _, q := range p.Parts {
+				lit, ok := q.(*syntax.Lit)
+				if !ok {
+					return "", false
+				}
+				b.WriteString(unescapeDQ(lit.Value))
+			}
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
