@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/fabric-run/fabric/internal/shparse"
 )
 
 // state is shared by every walker of one check.
@@ -101,8 +103,8 @@ func (w *walker) run(src string, lang syntax.LangVariant, c *call, lenient bool)
 	if w.stopped() {
 		return
 	}
-	if why := unparseable(src); why != "" {
-		w.st.refusal = &Refusal{Rule: RuleComplexity, Reason: why, Fragment: shorten(src)}
+	if err := shparse.Bound(src); err != nil {
+		w.st.refusal = &Refusal{Rule: RuleComplexity, Reason: strings.TrimPrefix(err.Error(), shparse.ErrTooComplex.Error()+": "), Fragment: shorten(src)}
 		return
 	}
 	f, err := syntax.NewParser(syntax.Variant(lang)).Parse(strings.NewReader(src), "")
@@ -116,33 +118,6 @@ func (w *walker) run(src string, lang syntax.LangVariant, c *call, lenient bool)
 		w.funcs = definedFuncs(f)
 	}
 	w.stmts(f.Stmts)
-}
-
-// unparseable says why src must not be given to the parser, "" if it may.
-// The parser recurses for every level of nesting, using up to a few
-// kilobytes of stack per byte of input on some shapes ((((...)))), and a Go
-// stack overflow is fatal, not a recoverable panic: a command from the bus
-// must not be able to crash the process checking it. So the guard refuses,
-// before parsing, code longer than maxCode or whose brackets nest deeper than
-// maxNesting, counted over the raw bytes, quoted ones included. These bounds
-// only ever refuse, and no real command comes near them.
-func unparseable(src string) string {
-	if len(src) > maxCode {
-		return fmt.Sprintf("shell code longer than %d bytes", maxCode)
-	}
-	depth := 0
-	for i := 0; i < len(src); i++ {
-		switch src[i] {
-		case '(', '{', '[':
-			depth++
-			if depth > maxNesting {
-				return fmt.Sprintf("brackets nested more than %d deep", maxNesting)
-			}
-		case ')', '}', ']':
-			depth = max(depth-1, 0)
-		}
-	}
-	return ""
 }
 
 // nested walks src, code run by the command c: a new parse one level deeper,

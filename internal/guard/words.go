@@ -50,15 +50,13 @@ const placeholder = "${__unknown}"
 
 // Bounds on the work one check may do.
 const (
-	maxAlts     = 64       // values listed for one word
-	maxCodeAlts = 4        // values listed for one word that is shell code to parse again
-	maxVarAlts  = 32       // values listed for one variable
-	maxDepth    = 8        // strings parsed as shell code inside one another
-	workBudget  = 4 << 20  // bytes built plus bytes parsed, per check
-	parseCost   = 512      // budget each parse costs besides its bytes
-	maxCode     = 64 << 10 // bytes of shell code given to the parser at once
-	maxNesting  = 256      // depth of brackets in shell code given to the parser
-	maxFragment = 160      // bytes of a refusal's fragment
+	maxAlts     = 64      // values listed for one word
+	maxCodeAlts = 4       // values listed for one word that is shell code to parse again
+	maxVarAlts  = 32      // values listed for one variable
+	maxDepth    = 8       // strings parsed as shell code inside one another
+	workBudget  = 4 << 20 // bytes built plus bytes parsed, per check
+	parseCost   = 512     // budget each parse costs besides its bytes
+	maxFragment = 160     // bytes of a refusal's fragment
 )
 
 // union returns the values of a or b.

@@ -1,13 +1,13 @@
 package router
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/fabric-run/fabric/internal/caps"
+	"github.com/fabric-run/fabric/internal/shparse"
 )
 
 // Class is how heavy a command is, from the programs it invokes.
@@ -103,9 +103,9 @@ type invocation struct {
 }
 
 func walk(command string, depth int, out *[]invocation) error {
-	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(command), "")
+	f, err := shparse.Parse(command, syntax.LangBash)
 	if err != nil {
-		return fmt.Errorf("parse command: %w", err)
+		return err
 	}
 	var inner []string
 	syntax.Walk(f, func(n syntax.Node) bool {

@@ -240,3 +240,16 @@ func BenchmarkRoute10000(b *testing.B) {
 		}
 	}
 }
+
+// TestHostileCommandDoesNotCrashInference: nesting that overflows the shell
+// parser's stack is refused before parsing; routing goes on without it.
+func TestHostileCommandDoesNotCrashInference(t *testing.T) {
+	cmd := strings.Repeat("((", 80000) + strings.Repeat("))", 80000)
+	if _, err := Infer(cmd); err == nil {
+		t.Fatal("hostile command inferred")
+	}
+	r := New(Config{})
+	if _, err := r.Route(Request{Command: cmd}, threeNodes()); err != nil {
+		t.Fatalf("Route: %v", err)
+	}
+}
