@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/config"
+	"github.com/fabric-run/fabric/internal/guard"
 )
 
 // Version is fabric's version, reported by --version, heartbeats and the
@@ -92,6 +93,9 @@ func execute(ctx context.Context, cmd *cobra.Command, args []string, stdio IO) i
 type app struct {
 	io       *IO
 	settings *settings
+	// guard vets commands on the front end and on the node (the default
+	// policy until a node policy is configured).
+	guard *guard.Guard
 	// global flags
 	servers  []string
 	prefix   string
@@ -142,6 +146,11 @@ func (a *app) addGlobalFlags(cmd *cobra.Command) {
 			return &exitError{code: ExitError, err: err}
 		}
 		a.settings = s
+		g, err := guard.New(s.Guard)
+		if err != nil {
+			return &exitError{code: ExitError, err: fmt.Errorf("command guard (FABRIC_GUARD_*): %w", err)}
+		}
+		a.guard = g
 		return nil
 	}
 }

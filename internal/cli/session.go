@@ -102,6 +102,7 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 		DefaultTimeout: a.settings.CmdTimeout,
 		AckTimeout:     a.settings.AckTimeout,
 		SyncMax:        a.settings.StatusTimeout,
+		Check:          a.guard.CheckTask,
 		Logger:         log,
 	}
 	err := s.dial(ctx, a, log, mode)
@@ -255,6 +256,7 @@ func (a *app) workerConfig(log *slog.Logger) worker.Config {
 		OutputLimit:       a.settings.OutputLimit,
 		DrainGrace:        a.settings.DrainGrace,
 		Subjects:          &a.settings.subjects,
+		Check:             a.guard.CheckTask,
 		Version:           Version,
 		Logger:            log,
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fabric-run/fabric/internal/config"
+	"github.com/fabric-run/fabric/internal/guard"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/subjects"
@@ -30,6 +31,7 @@ type settings struct {
 	DrainGrace    time.Duration
 	Listen        string
 	LogLevel      string
+	Guard         guard.Policy
 
 	subjects subjects.Space
 }
@@ -58,6 +60,11 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 		DrainGrace:  r.Seconds("FABRIC_DRAIN_GRACE", 30*time.Second),
 		Listen:      r.String("FABRIC_LISTEN", "127.0.0.1:4222"),
 		LogLevel:    r.OneOf("FABRIC_LOG_LEVEL", "", "debug", "info", "warn", "error"),
+		Guard: guard.Policy{
+			DenyList:   r.List("FABRIC_GUARD_DENY", nil),
+			AllowList:  r.List("FABRIC_GUARD_ALLOW", nil),
+			AllowPower: r.Bool("FABRIC_GUARD_ALLOW_POWER", false),
+		},
 	}
 	if s.StateDir == "" {
 		s.StateDir = defaultStateDir(lookup)

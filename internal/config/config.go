@@ -38,6 +38,9 @@ var Knobs = []Knob{
 	{"FABRIC_OUTPUT_LIMIT", "1048576", "bytes kept of each output stream per task"},
 	{"FABRIC_DRAIN_GRACE", "30", "how long a stopping worker lets running tasks finish, seconds"},
 	{"FABRIC_LISTEN", "127.0.0.1:4222", "address `fabric serve` listens on"},
+	{"FABRIC_GUARD_DENY", "(none)", "programs the command guard refuses besides its built-in rules, comma-separated"},
+	{"FABRIC_GUARD_ALLOW", "(none: any program)", "allow-list mode: the only programs commands may invoke, comma-separated"},
+	{"FABRIC_GUARD_ALLOW_POWER", "false", "let commands shut down or reboot the machine"},
 	{"FABRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
 }
 
@@ -146,6 +149,22 @@ func (r *Reader) Int(name string, def, min int) int {
 		return def
 	}
 	return n
+}
+
+// Bool returns the variable as a boolean (1/0, true/false, yes/no, on/off).
+func (r *Reader) Bool(name string, def bool) bool {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true
+	case "0", "false", "no", "off":
+		return false
+	}
+	r.fail(name, v, "want true or false")
+	return def
 }
 
 // OneOf returns the variable, which must be one of choices, or def.

@@ -69,3 +69,14 @@ func TestKnobsAreUnique(t *testing.T) {
 		seen[k.Env] = true
 	}
 }
+
+func TestBool(t *testing.T) {
+	r := NewReader(env(map[string]string{"A": "yes", "B": "off", "C": "maybe"}))
+	if !r.Bool("A", false) || r.Bool("B", true) || !r.Bool("D", true) {
+		t.Fatal("Bool misread")
+	}
+	r.Bool("C", false)
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), `C="maybe"`) {
+		t.Fatalf("err = %v", err)
+	}
+}

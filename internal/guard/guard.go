@@ -3,6 +3,8 @@ package guard
 import (
 	"errors"
 	"strings"
+
+	"github.com/fabric-run/fabric/internal/wire"
 )
 
 // Rule names, stable: they appear in refusals and may be matched by callers.
@@ -92,4 +94,12 @@ func (g *Guard) CheckArgv(argv []string) error {
 		return r
 	}
 	return nil
+}
+
+// CheckTask checks a task: its command, or its argv when it has no command.
+func (g *Guard) CheckTask(t *wire.Task) error {
+	if t.Command != "" {
+		return g.Check(t.Command)
+	}
+	return g.CheckArgv(t.Argv)
 }
