@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -199,4 +200,29 @@ func startNode(t *testing.T, url string, args ...string) *proc {
 	p := start(t, nil, bin.node, append([]string{"--server", url, "--no-detect", "--heartbeat", "200ms"}, args...)...)
 	p.waitOutput(t, `node running`)
 	return p
+}
+
+// stopLocalHub kills the local hub a test's commands started in the
+// background (its pid is in the state directory's hub.json) and waits for
+// it to go.
+func stopLocalHub(t *testing.T) {
+	t.Helper()
+	state := strings.TrimPrefix(cleanEnv(t)[len(cleanEnv(t))-1], "FABRIC_STATE_DIR=")
+	b, err := os.ReadFile(filepath.Join(state, "hub.json"))
+	if err != nil {
+		return
+	}
+	var adv struct{ PID int }
+	if json.Unmarshal(b, &adv) != nil || adv.PID <= 0 {
+		return
+	}
+	syscall.Kill(adv.PID, syscall.SIGTERM)
+	deadline := time.Now().Add(20 * time.Second)
+	for syscall.Kill(adv.PID, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(adv.PID, syscall.SIGKILL)
+			t.Fatalf("local hub %d did not stop", adv.PID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

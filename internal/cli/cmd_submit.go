@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fabric-run/fabric/internal/frontend"
+)
+
+func (a *app) submitCommand() *cobra.Command {
+	var (
+		req     requireFlags
+		timeout time.Duration
+		cwd     string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "submit [flags] -- COMMAND...",
+		Short: "Start a command on the best node and print its task id at once",
+		Long: `Submit a command to the cluster and return as soon as a node has accepted
+it, printing the task id on stdout. The command runs on; its record (state,
+node, output, exit code) is kept by the hub, so any fabric on the machine or
+cluster can ask for it later: fabric status ID, fabric logs ID, fabric cancel ID.
+
+With no server configured, submit starts the local hub in the background
+(fabric serve --with-node, which exits after 10 idle minutes), since the task
+must outlive this process.`,
+		Example: `  id=$(fabric submit -- make -j8 test)
+  fabric status --wait "$id"`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := a.logger()
+			s, err := a.openSession(cmd.Context(), log, modeShared)
+			if err != nil {
+				return &exitError{code: ExitNotRun, err: err}
+			}
+			defer s.close()
+			r := frontend.Request{Command: strings.Join(args, " "), Cwd: cwd, Timeout: timeout, Requires: req.requirements()}
+			st, err := s.svc.Submit(cmd.Context(), r, true)
+			if asJSON && st != nil {
+				if jerr := writeJSON(a.io.Stdout, statusReport(st, err)); jerr != nil {
+					return jerr
+				}
+			}
+			if err != nil {
+				return &exitError{code: notRunCode(cmd.Context(), err), err: explainNotRun(err, s)}
+			}
+			if !asJSON {
+				fmt.Fprintln(a.io.Stdout, st.Record.ID)
+				fmt.Fprintf(a.io.Stderr, "fabric: task %s running on %s; fabric status --wait %s for its result\n", st.Record.ID, st.Record.Node, st.Record.ID)
+			}
+			return nil
+		},
+	}
+	req.add(cmd)
+	f := cmd.Flags()
+	f.DurationVar(&timeout, "timeout", 0, "kill the command after this long (env FABRIC_CMD_TIMEOUT, default 5m)")
+	f.StringVar(&cwd, "cwd", "", "working directory on the node (default: the node's home)")
+	f.BoolVar(&asJSON, "json", false, "print the task's record as JSON")
+	return cmd
+}

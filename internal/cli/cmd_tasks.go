@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fabric-run/fabric/internal/tasks"
+)
+
+func (a *app) tasksCommand() *cobra.Command {
+	var (
+		limit  int
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "List recent tasks, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.openSession(cmd.Context(), a.logger(), modeReader)
+			if err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			defer s.close()
+			recs, err := s.store.List(cmd.Context(), limit)
+			if err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			if asJSON {
+				return writeJSON(a.io.Stdout, recs)
+			}
+			tw := tabwriter.NewWriter(a.io.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TASK\tSTATE\tNODE\tSUBMITTED\tCOMMAND")
+			for _, r := range recs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, tasks.StateOf(r, nil), r.Node, r.Submitted.Format(time.DateTime), shorten(display(*r), 60))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
