@@ -185,6 +185,9 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	h := sshd.Host()
 	run(t, p, h, &wire.Task{Command: "true"})
+	if _, err := p.Probe(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
 
 	// A running task is cancelled by Close, its process group killed.
 	ctx := context.Background()
@@ -203,6 +206,9 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	if _, err := p.Run(ctx, h, &wire.Task{Command: "true"}, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Run after Close = %v, want ErrClosed", err)
+	}
+	if _, err := p.Probe(ctx, h); !errors.Is(err, ErrClosed) {
+		t.Errorf("Probe after Close = %v, want ErrClosed", err)
 	}
 	waitFor(t, 5*time.Second, "the pool's goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 	waitFor(t, 5*time.Second, "sshd to see the connection closed", func() bool { return len(sshd.ConnectionPIDs()) == 0 })
