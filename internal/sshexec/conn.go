@@ -117,14 +117,18 @@ func (s *sshConn) detect(ctx context.Context, timeout time.Duration, pref string
 	if err != nil {
 		return fmt.Errorf("detect shell: %w", err)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if f := strings.Fields(lines[0]); len(f) == 2 {
-		s.os, _ = subjects.NormalizeOS(f[0])
-		s.arch, _ = subjects.NormalizeArch(f[1])
-	}
+	// Lines are tagged: a login shell's rc files may print their own.
 	bash := ""
-	if len(lines) > 1 && strings.HasPrefix(lines[1], "/") {
-		bash = strings.TrimSpace(lines[1])
+	for _, line := range strings.Split(out, "\n") {
+		if u, ok := strings.CutPrefix(line, "fabric-uname "); ok {
+			if f := strings.Fields(u); len(f) == 2 {
+				s.os, _ = subjects.NormalizeOS(f[0])
+				s.arch, _ = subjects.NormalizeArch(f[1])
+			}
+		}
+		if b, ok := strings.CutPrefix(line, "fabric-bash "); ok && strings.HasPrefix(b, "/") {
+			bash = strings.TrimSpace(b)
+		}
 	}
 	switch {
 	case pref == ShellSh:

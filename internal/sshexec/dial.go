@@ -39,8 +39,8 @@ func (p *Pool) dial(ctx context.Context, h Host) (*ssh.Client, string, error) {
 		if err != nil {
 			last = &DialError{Host: h.Name, Addr: h.hostPort(), Op: opResolve, Err: err, kind: ErrResolve}
 			if ctx.Err() != nil {
-				last.Err, last.kind = ctx.Err(), nil
-				break
+				last.Err, last.kind, last.Attempts = ctx.Err(), nil, i+1
+				return nil, "", last
 			}
 			continue
 		}
@@ -52,7 +52,7 @@ func (p *Pool) dial(ctx context.Context, h Host) (*ssh.Client, string, error) {
 			if err == nil {
 				return client, addr, nil
 			}
-			last = &DialError{Host: h.Name, Addr: strings.Join(tried, ", "), Op: op, Err: err}
+			last = &DialError{Host: h.Name, Addr: describeAddrs(h, tried), Op: op, Err: err}
 			switch {
 			case ctx.Err() != nil:
 				last.Err = ctx.Err()
@@ -74,11 +74,10 @@ func (p *Pool) dial(ctx context.Context, h Host) (*ssh.Client, string, error) {
 	return nil, "", last
 }
 
-// backoff waits before retry i (1, 2, ...): RetryBackoff doubled i-1 times,
-// with jitter of ±50%, at most 10 s.
+// backoff waits before retry i (1, 2, ...): backoffBase(i), with jitter of
+// ±50%.
 func (p *Pool) backoff(ctx context.Context, i int) error {
-	d := p.cfg.RetryBackoff << (i - 1)
-	d = min(d, 10*time.Second)
+	d := backoffBase(&p.cfg, i)
 	d = d/2 + rand.N(d)
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -90,14 +89,34 @@ func (p *Pool) backoff(ctx context.Context, i int) error {
 	}
 }
 
+// backoffBase is RetryBackoff doubled i-1 times, at most 10 s.
+func backoffBase(cfg *Config, i int) time.Duration {
+	const ceiling = 10 * time.Second
+	d := cfg.RetryBackoff
+	for j := 1; j < i && d < ceiling; j++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
 // maxBackoff is the most the backoff pauses of a full dial add up to.
 func maxBackoff(cfg *Config) time.Duration {
 	var total time.Duration
 	for i := 1; i <= cfg.Retries; i++ {
-		d := min(cfg.RetryBackoff<<(i-1), 10*time.Second)
+		d := backoffBase(cfg, i)
 		total += d/2 + d
 	}
 	return total
+}
+
+// describeAddrs names what a dial tried: "127.0.0.1:2222", or for a host
+// name "nas.local:22 at 10.0.0.20:22, 10.0.0.21:22".
+func describeAddrs(h Host, tried []string) string {
+	list := strings.Join(tried, ", ")
+	if net.ParseIP(h.Host) != nil {
+		return list
+	}
+	return h.hostPort() + " at " + list
 }
 
 // handshake connects to addr and runs the SSH handshake as h: TCP connect

@@ -27,14 +27,16 @@ type knownHosts struct {
 	mu   sync.Mutex
 }
 
-// preferredHostKeyAlgos is the order in which host key algorithms are asked
-// for when a host is not in known_hosts yet: OpenSSH's, ed25519 first, so
-// that the key recorded is the one ssh itself would record. (x/crypto/ssh
+// preferredHostKeyAlgos returns the order in which host key algorithms are
+// asked for when a host is not in known_hosts yet: OpenSSH's, ed25519 first,
+// so that the key recorded is the one ssh itself would record. (x/crypto/ssh
 // asks for ECDSA first by default.)
-var preferredHostKeyAlgos = []string{
-	ssh.KeyAlgoED25519,
-	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
-	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+func preferredHostKeyAlgos() []string {
+	return []string{
+		ssh.KeyAlgoED25519,
+		ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+		ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+	}
 }
 
 // db returns a callback over the file's current contents; a file that does
@@ -70,7 +72,7 @@ func (k *knownHosts) algorithms(hostport string) ([]string, error) {
 	}
 	var ke *knownhosts.KeyError
 	if err := cb(hostport, fakeAddr{}, probeKey()); !errors.As(err, &ke) || len(ke.Want) == 0 {
-		return slices.Clone(preferredHostKeyAlgos), nil
+		return preferredHostKeyAlgos(), nil
 	}
 	var algos []string
 	add := func(a ...string) {

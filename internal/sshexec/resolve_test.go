@@ -136,6 +136,16 @@ func TestRunResolvesNameThenFallback(t *testing.T) {
 	if res := run(t, p, h2, &wire.Task{Command: "true"}); res.ExitCode != 0 {
 		t.Errorf("Run via fallback of an unresolvable name: %+v", res)
 	}
+	// Every address refusing: the error names the host and what was tried.
+	fr.mu.Lock()
+	fr.answers["down.fabric.test"] = []string{"127.0.0.3"}
+	fr.mu.Unlock()
+	h4 := Host{Name: "down", Host: "down.fabric.test", Addresses: []string{"127.0.0.4"}, Port: sshd.Port}
+	_, err = p.Run(ctx, h4, &wire.Task{Command: "true"}, nil)
+	want4 := fmt.Sprintf("ssh down (down.fabric.test:%[1]d at 127.0.0.3:%[1]d, 127.0.0.4:%[1]d): connect: connection refused (1 attempt)", sshd.Port)
+	if !errors.Is(err, ErrUnreachable) || err.Error() != want4 {
+		t.Errorf("Run with every address refusing = %v, want %s", err, want4)
+	}
 	// Without one, it fails with ErrResolve.
 	h3 := Host{Name: "nope", Host: "nope.fabric.test", Port: sshd.Port}
 	_, err = p.Run(ctx, h3, &wire.Task{Command: "true"}, nil)

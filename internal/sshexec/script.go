@@ -158,7 +158,11 @@ func killScript(pgid int) string {
 
 // detectScript reports the remote's OS and CPU (uname -sm) and where bash
 // is, if it has one.
-const detectScript = "uname -sm 2>/dev/null || echo unknown unknown\ncommand -v bash 2>/dev/null || true\n"
+const detectScript = `{
+echo "fabric-uname $(uname -sm 2>/dev/null)"
+echo "fabric-bash $(command -v bash 2>/dev/null)"
+}
+`
 
 // checkTask returns why task cannot be run, or "" if it can.
 func checkTask(task *wire.Task) string {
