@@ -1,0 +1,8 @@
+//go:build !linux
+
+package sshexec
+
+import "syscall"
+
+// dieWithParent is a no-op where there is no parent-death signal.
+func dieWithParent(*syscall.SysProcAttr) {}
