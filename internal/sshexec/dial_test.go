@@ -191,7 +191,7 @@ func TestAgentAndEncryptedKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sshd.write("authorized_keys", ssh.MarshalAuthorizedKey(pub)) // only this key now
+	sshd.WriteFile("authorized_keys", ssh.MarshalAuthorizedKey(pub)) // only this key now
 	block, err := ssh.MarshalPrivateKeyWithPassphrase(key, "", []byte("secret"))
 	if err != nil {
 		t.Fatal(err)

@@ -264,7 +264,7 @@ func startSleeper(t *testing.T, p *Pool, h Host, ctx context.Context, timeout ti
 		}
 		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 		st, ok := procStat(pid)
-		pgid = st.pgid
+		pgid = st.PGID
 		return ok && len(groupMembers(pgid)) >= 3 // bash and two sleeps
 	})
 	if pgid == syscall.Getpgrp() || pgid <= 1 {

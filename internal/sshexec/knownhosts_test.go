@@ -108,7 +108,7 @@ func TestChangedHostKeyIsRefused(t *testing.T) {
 // records it). x/crypto/ssh asks for ECDSA first and would read the ECDSA
 // key as a changed key.
 func TestRecordedKeyTypeIsAskedFor(t *testing.T) {
-	sshd := startSSHD(t, sshdOptions{ecdsaHostKey: true})
+	sshd := startSSHD(t, sshdOptions{ECDSAHostKey: true})
 	ed, ec := sshd.HostKeys[0].PublicKey(), sshd.HostKeys[1].PublicKey()
 
 	t.Run("x/crypto defaults misread it", func(t *testing.T) {

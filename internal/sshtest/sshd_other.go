@@ -1,6 +1,6 @@
 //go:build !linux
 
-package sshexec
+package sshtest
 
 import "syscall"
 
