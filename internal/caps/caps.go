@@ -133,3 +133,13 @@ func Merge(lists ...[]string) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// Programs returns every program fabric looks for, sorted.
+func Programs() []string {
+	out := make([]string, 0, len(programs))
+	for p := range programs {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}

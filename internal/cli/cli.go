@@ -97,9 +97,10 @@ type app struct {
 	// policy until a node policy is configured).
 	guard *guard.Guard
 	// global flags
-	servers  []string
-	prefix   string
-	logLevel string
+	servers    []string
+	prefix     string
+	logLevel   string
+	configFile string
 }
 
 func newRoot(stdio *IO) *cobra.Command {
@@ -128,6 +129,7 @@ func (a *app) addGlobalFlags(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
 	pf.StringSliceVarP(&a.servers, "server", "s", nil, "NATS server URL(s) (env FABRIC_SERVER); none: embedded hub and local node")
 	pf.StringVar(&a.prefix, "prefix", "", "subject prefix (env FABRIC_PREFIX, default fabric)")
+	pf.StringVarP(&a.configFile, "config", "c", "", "config file listing SSH-only nodes (env FABRIC_CONFIG, default ~/.config/fabric/config.yaml)")
 	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (env FABRIC_LOG_LEVEL; default info for node and serve, warn otherwise)")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		s, err := loadSettings(a.io.lookup())
@@ -142,6 +144,9 @@ func (a *app) addGlobalFlags(cmd *cobra.Command) {
 		}
 		if a.logLevel != "" {
 			s.LogLevel = a.logLevel
+		}
+		if a.configFile != "" {
+			s.ConfigFile = a.configFile
 		}
 		if err := s.finish(); err != nil {
 			return &exitError{code: ExitError, err: err}

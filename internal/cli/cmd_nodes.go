@@ -9,18 +9,20 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fabric-run/fabric/internal/registry"
+	"github.com/fabric-run/fabric/internal/frontend"
 )
 
 func (a *app) nodesCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "nodes",
-		Aliases: []string{"cluster-status", "status-all"},
+		Aliases: []string{"cluster-status"},
 		Short:   "List the cluster's nodes with their load and health",
 		Long: `List every node the cluster knows: OS, architecture, capabilities, CPU %,
 memory %, load average, running tasks over slots, state (ready, draining,
-leaving, stale) and when it was last heard from.`,
+leaving, stale; unreachable for SSH nodes), how it is reached (via a worker
+over NATS, or via ssh for machines of the config file that run none) and when
+it was last heard from (heartbeat, or SSH probe).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.openSession(cmd.Context(), a.logger(), modeOneShot)
@@ -28,15 +30,17 @@ leaving, stale) and when it was last heard from.`,
 				return &exitError{code: ExitError, err: err}
 			}
 			defer s.close()
-			nodes := s.fe.Registry().Snapshot()
+			nodes := s.fe.Nodes(cmd.Context())
 			if asJSON {
-				return writeJSON(a.io.Stdout, nodesReport(nodes, s))
+				return writeJSON(a.io.Stdout, map[string]any{
+					"server": s.servers, "local_node": s.fe.Local(), "records": s.store.Backend(), "nodes": nodes,
+				})
 			}
 			if len(nodes) == 0 {
 				fmt.Fprintf(a.io.Stderr, "fabric: no nodes answered on %s (is a node running? start one with `fabric node --server URL`)\n", s.servers)
 				return nil
 			}
-			printNodes(a.io.Stdout, nodes, s.fe.Local())
+			printNodes(a.io.Stdout, nodes)
 			return nil
 		},
 	}
@@ -44,56 +48,38 @@ leaving, stale) and when it was last heard from.`,
 	return cmd
 }
 
-// nodeJSON is one node in `fabric nodes --json`.
-type nodeJSON struct {
-	ID           string     `json:"id"`
-	Hostname     string     `json:"hostname"`
-	OS           string     `json:"os"`
-	Arch         string     `json:"arch"`
-	Capabilities []string   `json:"capabilities"`
-	CPUPercent   float64    `json:"cpu_percent"`
-	MemPercent   float64    `json:"mem_percent"`
-	Load         [3]float64 `json:"load"`
-	CPUs         int        `json:"cpus"`
-	Running      int        `json:"running"`
-	Slots        int        `json:"slots"`
-	State        string     `json:"state"`
-	Via          string     `json:"via"`
-	LastSeen     time.Time  `json:"last_seen"`
-	Version      string     `json:"version"`
-	Local        bool       `json:"local,omitempty"`
-}
-
-func nodesReport(nodes []registry.Node, s *session) map[string]any {
-	local := s.fe.Local()
-	out := make([]nodeJSON, 0, len(nodes))
-	for _, n := range nodes {
-		out = append(out, nodeJSON{
-			ID: n.Node, Hostname: n.Hostname, OS: n.OS, Arch: n.Arch, Capabilities: n.Capabilities,
-			CPUPercent: n.CPUPercent, MemPercent: n.MemPercent, Load: [3]float64{n.Load1, n.Load5, n.Load15},
-			CPUs: n.CPUs, Running: n.Running, Slots: n.Slots, State: string(n.Health), Via: "nats",
-			LastSeen: n.Seen, Version: n.Version, Local: n.Node == local,
-		})
-	}
-	return map[string]any{"server": s.servers, "local_node": local, "nodes": out}
-}
-
-func printNodes(w io.Writer, nodes []registry.Node, local string) {
+func printNodes(w io.Writer, nodes []frontend.NodeInfo) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tOS/ARCH\tCPU%\tMEM%\tLOAD\tRUN/SLOTS\tSTATE\tSEEN\tCAPABILITIES")
+	fmt.Fprintln(tw, "NODE\tVIA\tOS/ARCH\tCPU%\tMEM%\tLOAD\tRUN/SLOTS\tSTATE\tSEEN\tCAPABILITIES")
+	local := false
+	var unreachable []string
 	for _, n := range nodes {
-		id := n.Node
-		if id == local {
+		id := n.ID
+		if n.Local {
 			id += " *"
+			local = true
 		}
-		fmt.Fprintf(tw, "%s\t%s/%s\t%.0f\t%.0f\t%.2f\t%d/%d\t%s\t%s\t%s\n",
-			id, n.OS, n.Arch, n.CPUPercent, n.MemPercent, n.Load1, n.Running, n.Slots, n.Health,
-			ago(n.Seen), strings.Join(withoutAny(n.Capabilities), ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%.0f\t%.0f\t%.2f\t%d/%d\t%s\t%s\t%s\n",
+			id, n.Via, orDash(n.OS), orDash(n.Arch), n.CPUPercent, n.MemPercent, n.Load[0], n.Running, n.Slots, n.State,
+			ago(n.LastSeen), strings.Join(withoutAny(n.Capabilities), ","))
+		if n.Reason != "" {
+			unreachable = append(unreachable, n.ID+": "+n.Reason)
+		}
 	}
 	tw.Flush()
-	if local != "" {
+	if local {
 		fmt.Fprintln(w, "* this machine's node")
 	}
+	for _, u := range unreachable {
+		fmt.Fprintln(w, "unreachable", u)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func withoutAny(caps []string) []string {
@@ -107,6 +93,9 @@ func withoutAny(caps []string) []string {
 }
 
 func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
 	d := time.Since(t)
 	if d < time.Second {
 		return "now"

@@ -38,7 +38,9 @@ must outlive this process.`,
 				return &exitError{code: ExitNotRun, err: err}
 			}
 			defer s.close()
-			r := frontend.Request{Command: strings.Join(args, " "), Cwd: cwd, Timeout: timeout, Requires: req.requirements()}
+			// This process leaves once the task is placed: only workers,
+			// which record their own results, may take it (not SSH nodes).
+			r := frontend.Request{Command: strings.Join(args, " "), Cwd: cwd, Timeout: timeout, Requires: req.requirements(), Unattended: true}
 			st, err := s.svc.Submit(cmd.Context(), r, true)
 			if asJSON && st != nil {
 				if jerr := writeJSON(a.io.Stdout, statusReport(st, err)); jerr != nil {

@@ -13,7 +13,9 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
+	"github.com/fabric-run/fabric/internal/inventory"
 	"github.com/fabric-run/fabric/internal/localhub"
+	"github.com/fabric-run/fabric/internal/sshnodes"
 	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/worker"
@@ -51,6 +53,23 @@ type session struct {
 	lock   *localhub.Lock // embedded reader only
 	node   *worker.Worker // embedded one-shot only
 	nodeNC *nats.Conn
+	ssh    *sshnodes.Cluster // nil without SSH-only nodes
+}
+
+// sshNodes reads the inventory and returns the SSH-only part of the cluster,
+// or nil when the inventory lists no node. A bad inventory fails here, with
+// its file, line and reason.
+func (a *app) sshNodes(log *slog.Logger) (*sshnodes.Cluster, error) {
+	inv, err := inventory.Load(a.settings.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	if len(inv.Nodes) == 0 {
+		return nil, nil
+	}
+	cfg := a.settings.SSH
+	cfg.Logger = log
+	return sshnodes.New(sshnodes.Config{Nodes: inv.Nodes, SSH: cfg, ProbeTTL: a.settings.StatusTimeout, Logger: log})
 }
 
 // connectOptions are the NATS options every fabric client uses.
@@ -105,8 +124,12 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 		Check:          a.guard.CheckTask,
 		Logger:         log,
 	}
-	err := s.dial(ctx, a, log, mode)
+	ssh, err := a.sshNodes(log)
 	if err != nil {
+		return nil, err
+	}
+	s.ssh, feCfg.SSH = ssh, ssh
+	if err := s.dial(ctx, a, log, mode); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -241,6 +264,9 @@ func (s *session) close() {
 	}
 	if s.hub != nil {
 		s.hub.Close()
+	}
+	if s.ssh != nil {
+		_ = s.ssh.Close()
 	}
 	s.lock.Release()
 }

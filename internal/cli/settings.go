@@ -10,6 +10,7 @@ import (
 	"github.com/fabric-run/fabric/internal/guard"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/sshexec"
 	"github.com/fabric-run/fabric/subjects"
 )
 
@@ -32,6 +33,8 @@ type settings struct {
 	Listen        string
 	LogLevel      string
 	Guard         guard.Policy
+	ConfigFile    string
+	SSH           sshexec.Config
 
 	subjects subjects.Space
 }
@@ -65,7 +68,17 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 			AllowList:  r.List("FABRIC_GUARD_ALLOW", nil),
 			AllowPower: r.Bool("FABRIC_GUARD_ALLOW_POWER", false),
 		},
+		ConfigFile: r.String("FABRIC_CONFIG", ""),
+		SSH:        sshexec.DefaultConfig(),
 	}
+	s.SSH.User = r.String("FABRIC_SSH_USER", s.SSH.User)
+	s.SSH.HandshakeTimeout = r.Seconds("FABRIC_SSH_TIMEOUT", s.SSH.HandshakeTimeout)
+	s.SSH.ConnectTimeout = r.Seconds("FABRIC_SSH_CONNECT_TIMEOUT", s.SSH.ConnectTimeout)
+	s.SSH.Retries = r.Int("FABRIC_SSH_RETRIES", s.SSH.Retries, 0)
+	s.SSH.ResolveTTL = r.Seconds("FABRIC_IP_CACHE_TTL", s.SSH.ResolveTTL)
+	s.SSH.KnownHostsFile = r.String("FABRIC_KNOWN_HOSTS", s.SSH.KnownHostsFile)
+	s.SSH.CommandTimeout = s.CmdTimeout
+	s.SSH.OutputLimit = s.OutputLimit
 	if s.StateDir == "" {
 		s.StateDir = defaultStateDir(lookup)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/sshnodes"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
@@ -53,6 +54,10 @@ type Config struct {
 	NoSync bool
 	// Check, if set, vets every task before it is sent (the command guard).
 	Check func(*wire.Task) error
+	// SSH, if set, is the part of the cluster reached over SSH: machines of
+	// the inventory that run no worker. A machine whose name a worker
+	// heartbeats under is reached through its worker.
+	SSH *sshnodes.Cluster
 	// Logger receives the front end's log; default discards.
 	Logger *slog.Logger
 }
@@ -162,15 +167,30 @@ func (f *Frontend) Local() string {
 	return local
 }
 
-// Candidates returns the nodes as the router sees them.
-func (f *Frontend) Candidates() []router.Candidate {
+// Candidates returns the nodes as the router sees them: the workers, then
+// the SSH-only machines that no worker stands for.
+func (f *Frontend) Candidates(ctx context.Context) []router.Candidate {
 	nodes := f.reg.Snapshot()
 	out := make([]router.Candidate, 0, len(nodes))
+	workers := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		out = append(out, Candidate(n))
+		workers[n.Node] = true
+	}
+	if f.cfg.SSH != nil {
+		ctx, cancel := context.WithTimeout(ctx, f.cfg.SyncMax)
+		defer cancel()
+		for _, c := range f.cfg.SSH.Candidates(ctx) {
+			if !workers[c.ID] {
+				out = append(out, c)
+			}
+		}
 	}
 	return out
 }
+
+// SSH returns the SSH-only part of the cluster (nil if none).
+func (f *Frontend) SSH() *sshnodes.Cluster { return f.cfg.SSH }
 
 // Candidate turns a registry node into a router candidate.
 func Candidate(n registry.Node) router.Candidate {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +46,10 @@ type Request struct {
 	ResultTo string
 	// OutputTo is a subject the node also streams output to, for followers.
 	OutputTo string
+	// Unattended says the submitter may be gone before the task ends: only
+	// worker nodes, which record their own results, qualify (a task over
+	// SSH lives only as long as the front end that runs it).
+	Unattended bool
 }
 
 // Hooks observe a Run: the placement decision, then the dispatch.
@@ -82,8 +88,17 @@ func (f *Frontend) Task(req Request) *wire.Task {
 }
 
 // Plan decides where req would run, without running it.
-func (f *Frontend) Plan(req Request) (*router.Decision, error) {
-	return f.rt.Route(f.routeRequest(req), f.Candidates())
+func (f *Frontend) Plan(ctx context.Context, req Request) (*router.Decision, error) {
+	return f.rt.Route(f.routeRequest(req), f.candidatesFor(ctx, req))
+}
+
+// candidatesFor returns the candidates req may use.
+func (f *Frontend) candidatesFor(ctx context.Context, req Request) []router.Candidate {
+	cands := f.Candidates(ctx)
+	if req.Unattended {
+		cands = slices.DeleteFunc(cands, func(c router.Candidate) bool { return c.Via == router.ViaSSH })
+	}
+	return cands
 }
 
 func (f *Frontend) routeRequest(req Request) router.Request {
@@ -106,7 +121,7 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks Hooks) (*Outcome,
 	rreq := f.routeRequest(req)
 	for {
 		freed, changed := f.freedChan(), f.reg.Changed()
-		d, err := f.rt.Place(rreq, f.Candidates())
+		d, err := f.rt.Place(rreq, f.candidatesFor(ctx, req))
 		out.Decision = d
 		if err == nil {
 			task.Requires = d.Requires
@@ -153,21 +168,54 @@ func (f *Frontend) dispatch(ctx context.Context, task *wire.Task, d *router.Deci
 		}
 	}
 	defer func() { f.released(placed) }()
-	return f.disp.Dispatch(ctx, task, targets(d), detach, hooks)
+	out := &dispatch.Outcome{}
+	for _, c := range d.Order {
+		var (
+			o   *dispatch.Outcome
+			err error
+		)
+		if c.Via == router.ViaSSH {
+			o, err = f.runSSH(ctx, task, c.ID, hooks)
+		} else {
+			o, err = f.disp.Dispatch(ctx, task, []dispatch.Target{target(d, c)}, detach, hooks)
+		}
+		out.Declined = append(out.Declined, o.Declined...)
+		if err == nil || !errors.Is(err, dispatch.ErrUnavailable) || ctx.Err() != nil {
+			out.Node, out.Result = o.Node, o.Result
+			return out, err
+		}
+	}
+	if len(out.Declined) == 0 {
+		return out, fmt.Errorf("%w: no candidate to try", dispatch.ErrUnavailable)
+	}
+	return out, fmt.Errorf("%w: %s", dispatch.ErrUnavailable, strings.Join(out.Declined, "; "))
 }
 
-// targets turns a decision into the subjects to try: each node on the
-// subject of the first required capability ("any" if none).
-func targets(d *router.Decision) []dispatch.Target {
+// runSSH runs task on an SSH-only node; a task that never started there is
+// "declined" like a busy worker, so the next candidate is tried.
+func (f *Frontend) runSSH(ctx context.Context, task *wire.Task, node string, hooks dispatch.Hooks) (*dispatch.Outcome, error) {
+	if hooks.OnAccepted != nil {
+		hooks.OnAccepted(node, "")
+	}
+	res, err := f.cfg.SSH.Run(ctx, node, task, hooks.OnOutput)
+	if err != nil {
+		why := node + ": " + err.Error()
+		if hooks.OnDeclined != nil {
+			hooks.OnDeclined(node, err.Error())
+		}
+		return &dispatch.Outcome{Declined: []string{why}}, fmt.Errorf("%w: %s", dispatch.ErrUnavailable, why)
+	}
+	return &dispatch.Outcome{Node: node, Result: res}, nil
+}
+
+// target is the subject to offer a task to node c on: that of the first
+// required capability ("any" if none).
+func target(d *router.Decision, c router.Candidate) dispatch.Target {
 	capability := subjects.AnyCapability
 	if len(d.Requires.Capabilities) > 0 {
 		capability = d.Requires.Capabilities[0]
 	}
-	out := make([]dispatch.Target, 0, len(d.Order))
-	for _, c := range d.Order {
-		out = append(out, dispatch.Target{Node: c.ID, OS: c.OS, Arch: c.Arch, Capability: capability})
-	}
-	return out
+	return dispatch.Target{Node: c.ID, OS: c.OS, Arch: c.Arch, Capability: capability}
 }
 
 // BatchItem is one command's outcome in a batch.

@@ -194,14 +194,17 @@ func (s *Service) start(rec tasks.Record, req frontend.Request, raw func(wire.St
 func (s *Service) follow(ctx context.Context, l *live, req frontend.Request) {
 	defer s.followers.Done()
 	defer l.cancel(nil)
+	var decision *router.Decision
 	hooks := frontend.Hooks{
 		OnDecision: func(d *router.Decision) {
+			decision = d
 			l.update(func(r *tasks.Record) { r.Reason, r.Requires = d.Reason, d.Requires })
 		},
 		Hooks: dispatch.Hooks{
 			OnAccepted: func(node, instance string) {
+				via := viaOf(decision, node)
 				rec := l.update(func(r *tasks.Record) {
-					r.Node, r.Instance, r.State, r.Started = node, instance, tasks.StateRunning, time.Now()
+					r.Node, r.Instance, r.Via, r.State, r.Started = node, instance, via, tasks.StateRunning, time.Now()
 				})
 				s.save(&rec)
 				close(l.placed)
@@ -251,6 +254,18 @@ func (s *Service) follow(ctx context.Context, l *live, req frontend.Request) {
 	l.mu.Unlock()
 	close(l.done)
 	s.forget(l, true)
+}
+
+// viaOf says how node was reached, from the decision that listed it.
+func viaOf(d *router.Decision, node string) string {
+	if d != nil {
+		for _, c := range d.Order {
+			if c.ID == node && c.Via == router.ViaSSH {
+				return tasks.ViaSSH
+			}
+		}
+	}
+	return tasks.ViaNATS
 }
 
 // forget drops a finished task from memory after KeepLive (at once when the
@@ -327,6 +342,9 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) error {
 	}
 	if rec.Node == "" {
 		return fmt.Errorf("task %s is not on a node yet", id)
+	}
+	if rec.Via == tasks.ViaSSH {
+		return fmt.Errorf("task %s runs over SSH on %s from another front end; only that front end can cancel it", id, rec.Node)
 	}
 	return s.fe.Dispatcher().Cancel(ctx, rec.Node, id, reason)
 }
