@@ -104,7 +104,15 @@ func (a *app) runOne(ctx context.Context, s *session, r frontend.Request, asJSON
 			}
 		}
 	}
-	st, err := s.svc.Run(ctx, r, onOutput)
+	var opts []taskrun.RunOption
+	if s.node == nil {
+		// The record lives on the hub: say the id at once, so another
+		// fabric can follow the task even if this one is killed.
+		opts = append(opts, taskrun.OnAccepted(func(id, node string) {
+			fmt.Fprintf(stderr, "fabric: task %s accepted by %s\n", id, node)
+		}))
+	}
+	st, err := s.svc.Run(ctx, r, onOutput, opts...)
 	if asJSON {
 		if jerr := writeJSON(stdout, runReport(st, err)); jerr != nil {
 			return jerr

@@ -27,8 +27,10 @@ type live struct {
 	id     string
 	cancel func(error)
 	raw    func(wire.Stream, []byte) // also gets the output as it streams; may be nil
-	placed chan struct{}             // closed once a node accepted the task or it failed to place
-	done   chan struct{}             // closed once the task ended (or failed to place)
+	// accepted, if set, is told the node once one accepted the task.
+	accepted func(id, node string)
+	placed   chan struct{} // closed once a node accepted the task or it failed to place
+	done     chan struct{} // closed once the task ended (or failed to place)
 
 	mu        sync.Mutex
 	rec       tasks.Record

@@ -125,16 +125,26 @@ func (s *Service) Submit(ctx context.Context, req frontend.Request, background b
 	return st, nil
 }
 
+// RunOption is an optional setting of one Run.
+type RunOption func(*live)
+
+// OnAccepted has Run call f once a node has accepted the task and its record
+// says so, before any of its output: with the task id, which any front end
+// can then ask about, and the node.
+func OnAccepted(f func(id, node string)) RunOption {
+	return func(l *live) { l.accepted = f }
+}
+
 // Run runs req in the foreground: like Submit, then it waits for the end,
 // passing raw output to onOutput as it streams (it may be nil). When ctx
 // ends first, the task is cancelled on its node and Run waits for that.
 // The error says why the task did not run; the Status says how it ended.
-func (s *Service) Run(ctx context.Context, req frontend.Request, onOutput func(wire.Stream, []byte)) (*Status, error) {
+func (s *Service) Run(ctx context.Context, req frontend.Request, onOutput func(wire.Stream, []byte), opts ...RunOption) (*Status, error) {
 	rec, err := s.record(ctx, &req, false)
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.start(rec, req, onOutput)
+	l, err := s.start(rec, req, onOutput, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -173,10 +183,13 @@ func (s *Service) record(ctx context.Context, req *frontend.Request, background 
 }
 
 // start launches the follower of a recorded task.
-func (s *Service) start(rec tasks.Record, req frontend.Request, raw func(wire.Stream, []byte)) (*live, error) {
+func (s *Service) start(rec tasks.Record, req frontend.Request, raw func(wire.Stream, []byte), opts ...RunOption) (*live, error) {
 	runCtx, cancel := context.WithCancelCause(context.Background())
 	l := newLive(rec, s.cfg.OutputLimit, cancel)
 	l.raw = raw
+	for _, o := range opts {
+		o(l)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -207,6 +220,9 @@ func (s *Service) follow(ctx context.Context, l *live, req frontend.Request) {
 					r.Node, r.Instance, r.Via, r.State, r.Started = node, instance, via, tasks.StateRunning, time.Now()
 				})
 				s.save(&rec)
+				if l.accepted != nil {
+					l.accepted(l.id, node)
+				}
 				close(l.placed)
 			},
 			OnOutput: l.append,
