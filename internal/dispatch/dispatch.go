@@ -209,6 +209,7 @@ func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, reply
 		return nil, nil, declined{text: err.Error(), final: true}, nil
 	}
 	msg.Reply = reply
+	wire.SetAckBy(msg, d.ackBy(t.Node))
 	if err := d.nc.PublishMsg(msg); err != nil {
 		return nil, nil, declined{text: "publish: " + err.Error(), final: errors.Is(err, nats.ErrMaxPayload)}, nil
 	}
@@ -252,6 +253,25 @@ func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, reply
 			return nil, nil, declined{}, ctx.Err()
 		}
 	}
+}
+
+// ackMarginDiv sets how much of the ack timeout is kept back from the node's
+// ack deadline (a quarter): room for the ack to travel back and be read
+// before the front end gives up on the node.
+const ackMarginDiv = 4
+
+// ackBy is the ack deadline of a task offered to node now, in the node's
+// clock as far as the registry knows it. A node that reads the task later
+// refuses it (wire.AckLate): it was stopped or cut off with the task in its
+// connection, and by then the task has gone to another node.
+func (d *Dispatcher) ackBy(node string) time.Time {
+	by := time.Now().Add(d.cfg.AckTimeout - d.cfg.AckTimeout/ackMarginDiv)
+	if d.reg != nil {
+		if n, ok := d.reg.Get(node); ok {
+			by = by.Add(n.ClockOffset)
+		}
+	}
+	return by
 }
 
 // follow waits for the result of an accepted task, passing output on.

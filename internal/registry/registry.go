@@ -46,6 +46,12 @@ type Node struct {
 	Seen time.Time
 	// Health is computed at snapshot time.
 	Health Health
+	// ClockOffset is how far the node's clock is ahead of this front end's
+	// (negative: behind), estimated from its recent heartbeats; zero when
+	// they carry no time. A deadline sent to the node is shifted by it.
+	ClockOffset time.Duration
+
+	clock clockEstimate
 }
 
 // Config configures a Registry.
@@ -201,6 +207,8 @@ func (r *Registry) Observe(hb *wire.Heartbeat) {
 	}
 	n.Heartbeat = *hb
 	n.Seen = now
+	n.clock.add(hb.Instance, hb.Time, now)
+	n.ClockOffset = n.clock.offset()
 	r.notifyLocked(now)
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -32,6 +33,14 @@ func (w *Worker) handleTask(req micro.Request) {
 	}
 	if task.ID == "" {
 		task.ID = wire.NewTaskID()
+	}
+	if by, ok := wire.AckBy(msg); ok && time.Now().After(by) {
+		// The front end has given up on this node and sent the task
+		// elsewhere: running it now would run it twice.
+		w.decline(req, format, task, wire.AckLate, wire.ErrLate, fmt.Sprintf(
+			"task reached node %s %s after its ack deadline: its submitter has given up on this node",
+			w.cfg.Name, time.Since(by).Round(time.Millisecond)))
+		return
 	}
 	if reason := w.mismatch(task.Requires); reason != "" {
 		w.decline(req, format, task, wire.AckRejected, wire.ErrMismatch, reason)
