@@ -384,7 +384,9 @@ func (s *Service) Listen(id string) (lines <-chan Line, stop func(), ok bool) {
 
 // Wait waits up to budget for the task to end or, with until, for a line of
 // its output to match. It returns the status at that point; Status.Matched
-// says whether until matched. Wait never cancels the task.
+// says whether until matched. Wait never cancels the task. A task this front
+// end does not follow is shown lost, and the wait ends, once its node is
+// (it stopped heartbeating, left or restarted) and no result came.
 func (s *Service) Wait(ctx context.Context, id string, until *regexp.Regexp, budget time.Duration) (*Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
@@ -392,13 +394,10 @@ func (s *Service) Wait(ctx context.Context, id string, until *regexp.Regexp, bud
 		return s.waitLive(ctx, l, until), nil
 	}
 	st, err := s.Status(ctx, id)
-	if err != nil || st.State.Final() {
+	if err != nil || settled(st) {
 		return st, err
 	}
-	if _, err := s.store.WaitResult(ctx, id); err != nil && ctx.Err() == nil {
-		return nil, err
-	}
-	return s.Status(context.Background(), id)
+	return s.waitStored(ctx, st)
 }
 
 func (s *Service) waitLive(ctx context.Context, l *live, until *regexp.Regexp) *Status {

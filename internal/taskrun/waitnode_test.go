@@ -1,0 +1,70 @@
+package taskrun
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/load"
+	"github.com/fabric-run/fabric/internal/tasks"
+	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
+)
+
+// TestWaitEndsWhenTheNodeDies: a submitted task's node dies (its connection
+// drops with no goodbye) while nobody follows the task. Another front end
+// waiting for it does not wait forever: the wait ends lost once the node has
+// missed its heartbeats, and the loss is recorded for every reader.
+func TestWaitEndsWhenTheNodeDies(t *testing.T) {
+	e := newEnv(t)
+	nodeNC, err := nats.Connect(e.hub.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nodeNC.Close)
+	w, err := worker.New(nodeNC, worker.Config{Name: "doomed", OS: "linux", Arch: "amd64", NoDetect: true,
+		Load: load.Fixed{CPUs: 4}, Slots: 4, HeartbeatInterval: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() }) // kills the task's process group
+	e.nodes["doomed"] = w
+
+	submitter := e.service(t)
+	st, err := submitter.Submit(context.Background(), frontend.Request{Command: "sleep 600"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := st.Record.ID
+	submitter.Close() // the submitter leaves, as fabric submit does
+
+	waiter := e.service(t)
+	done := make(chan *Status, 1)
+	go func() {
+		st, err := waiter.Wait(context.Background(), id, nil, time.Minute)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- st
+	}()
+	nodeNC.Close() // the node dies: no result, no goodbye
+	var got *Status
+	select {
+	case got = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wait did not end after the node died")
+	}
+	if got == nil || got.State != tasks.StateLost || got.Result == nil || got.Result.Error != wire.ErrNodeLost || !strings.Contains(got.Note, "doomed") {
+		t.Fatalf("Wait = %+v", got)
+	}
+	if st, err := waiter.Status(context.Background(), id); err != nil || st.State != tasks.StateLost {
+		t.Fatalf("recorded state = %+v, %v", st, err)
+	}
+}
