@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/config"
 	"github.com/fabric-run/fabric/internal/guard"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/sshexec"
 	"github.com/fabric-run/fabric/subjects"
 )
@@ -35,6 +37,11 @@ type settings struct {
 	Guard         guard.Policy
 	ConfigFile    string
 	SSH           sshexec.Config
+	Auth          auth.Client
+	AuthFile      string
+	SignKey       string
+	Trusted       []string
+	SignWindow    time.Duration
 
 	subjects subjects.Space
 }
@@ -70,6 +77,20 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 		},
 		ConfigFile: r.String("FABRIC_CONFIG", ""),
 		SSH:        sshexec.DefaultConfig(),
+		Auth: auth.Client{
+			NKeySeed: r.String("FABRIC_NKEY", ""),
+			Creds:    r.String("FABRIC_CREDS", ""),
+			User:     r.String("FABRIC_USER", ""),
+			Password: r.String("FABRIC_PASSWORD", ""),
+			Token:    r.String("FABRIC_TOKEN", ""),
+			TLSCA:    r.String("FABRIC_TLS_CA", ""),
+			TLSCert:  r.String("FABRIC_TLS_CERT", ""),
+			TLSKey:   r.String("FABRIC_TLS_KEY", ""),
+		},
+		AuthFile:   r.String("FABRIC_AUTH_FILE", ""),
+		SignKey:    r.String("FABRIC_SIGN_KEY", ""),
+		Trusted:    r.List("FABRIC_TRUSTED_KEYS", nil),
+		SignWindow: r.Seconds("FABRIC_SIGN_WINDOW", signing.DefaultWindow),
 	}
 	s.SSH.User = r.String("FABRIC_SSH_USER", s.SSH.User)
 	s.SSH.HandshakeTimeout = r.Seconds("FABRIC_SSH_TIMEOUT", s.SSH.HandshakeTimeout)
