@@ -156,7 +156,7 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 	if s.node != nil {
 		s.fe.Registry().Observe(s.node.Heartbeat())
 	}
-	if s.store, err = tasks.Open(ctx, s.nc, tasks.Config{Logger: log}); err != nil {
+	if s.store, err = tasks.Open(ctx, s.nc, tasks.Config{MaxAge: a.settings.RecordTTL, Logger: log}); err != nil {
 		s.close()
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/sshexec"
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/subjects"
 )
 
@@ -21,6 +22,7 @@ type settings struct {
 	Servers       []string
 	Prefix        string
 	StateDir      string
+	RecordTTL     time.Duration
 	CmdTimeout    time.Duration
 	StatusTimeout time.Duration
 	AckTimeout    time.Duration
@@ -53,6 +55,7 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 		Servers:       r.List("FABRIC_SERVER", nil),
 		Prefix:        r.String("FABRIC_PREFIX", subjects.DefaultPrefix),
 		StateDir:      r.String("FABRIC_STATE_DIR", ""),
+		RecordTTL:     r.Seconds("FABRIC_RECORD_TTL", tasks.DefaultMaxAge),
 		CmdTimeout:    r.Seconds("FABRIC_CMD_TIMEOUT", 300*time.Second),
 		StatusTimeout: r.Seconds("FABRIC_STATUS_TIMEOUT", 5*time.Second),
 		AckTimeout:    r.Seconds("FABRIC_ACK_TIMEOUT", 3*time.Second),

@@ -24,6 +24,7 @@ var Knobs = []Knob{
 	{"FABRIC_SERVER", "(none: embedded hub and local node)", "NATS server URL(s), comma-separated"},
 	{"FABRIC_PREFIX", "fabric", "subject prefix"},
 	{"FABRIC_STATE_DIR", "$XDG_STATE_HOME/fabric or ~/.local/state/fabric", "where the hub keeps its JetStream store (task records)"},
+	{"FABRIC_RECORD_TTL", "604800 (7 days)", "how long task records are kept, seconds (or a duration like 72h)"},
 	{"FABRIC_CMD_TIMEOUT", "300", "command timeout, seconds (or a duration like 5m)"},
 	{"FABRIC_STATUS_TIMEOUT", "5", "how long status commands wait for the cluster, seconds"},
 	{"FABRIC_ACK_TIMEOUT", "3", "how long a node has to accept a task before the next is tried, seconds"},
