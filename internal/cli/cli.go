@@ -120,6 +120,7 @@ Environment variables (FABRIC_*) set defaults for flags; see the README.`,
 	}
 	a.addGlobalFlags(root)
 	root.AddCommand(a.runCommand(), a.nodesCommand(), a.serveCommand(), a.nodeCommand())
+	root.AddCommand(a.mcpCommand())
 	return root
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/config"
 	"github.com/fabric-run/fabric/internal/guard"
+	"github.com/fabric-run/fabric/internal/mcpserver"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/subjects"
@@ -32,6 +33,9 @@ type settings struct {
 	Listen        string
 	LogLevel      string
 	Guard         guard.Policy
+	// SyncBudget and MCPOutputBytes shape the MCP tools' answers.
+	SyncBudget     time.Duration
+	MCPOutputBytes int
 
 	subjects subjects.Space
 }
@@ -65,6 +69,8 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 			AllowList:  r.List("FABRIC_GUARD_ALLOW", nil),
 			AllowPower: r.Bool("FABRIC_GUARD_ALLOW_POWER", false),
 		},
+		SyncBudget:     r.Seconds("FABRIC_SYNC_BUDGET", mcpserver.DefaultSyncBudget),
+		MCPOutputBytes: r.Int("FABRIC_MCP_OUTPUT_BYTES", mcpserver.DefaultOutputBytes, mcpserver.MinOutputBytes),
 	}
 	if s.StateDir == "" {
 		s.StateDir = defaultStateDir(lookup)
