@@ -80,7 +80,7 @@ func (a *app) serveMCP(ctx context.Context, httpAddr string) error {
 		Service:     s.svc,
 		SyncBudget:  a.settings.SyncBudget,
 		OutputBytes: a.settings.MCPOutputBytes,
-		Server:      s.servers,
+		Server:      serverForModel(s, a.settings.Servers),
 		Version:     Version,
 		Logger:      log,
 	})
@@ -99,6 +99,16 @@ func (a *app) serveMCP(ctx context.Context, httpAddr string) error {
 		return &exitError{code: ExitError, err: fmt.Errorf("mcp stdio: %w", err)}
 	}
 	return nil
+}
+
+// serverForModel says which server the session uses, for cluster_status:
+// the URL it is connected to with any credentials redacted (the model
+// reads this), or how the local hub was reached.
+func serverForModel(s *session, configured []string) string {
+	if len(configured) > 0 {
+		return s.nc.ConnectedUrlRedacted()
+	}
+	return s.servers
 }
 
 // serveMCPHTTP serves streamable HTTP at /mcp until ctx ends.

@@ -107,9 +107,6 @@ func New(cfg Config) (*Server, error) {
 // an in-process client to.
 func (s *Server) MCP() *server.MCPServer { return s.mcp }
 
-// SyncBudget returns the budget in force.
-func (s *Server) SyncBudget() time.Duration { return s.cfg.SyncBudget }
-
 func (s *Server) addTools() {
 	s.mcp.AddTool(clusterBashTool(s.cfg), s.handleClusterBash)
 	s.mcp.AddTool(offloadToTool(s.cfg), s.handleOffloadTo)

@@ -112,11 +112,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// stdioClient runs `fabric mcp` with env and connects to it over stdio.
-func stdioClient(t *testing.T, env []string) *client.Client {
+// stdioClient runs `fabric mcp` with env (and extra arguments) and connects
+// to it over stdio.
+func stdioClient(t *testing.T, env []string, extra ...string) *client.Client {
 	t.Helper()
 	stderr := &lockedBuffer{}
-	c, err := client.NewStdioMCPClientWithOptions(fabricBin, nil, []string{"mcp"},
+	c, err := client.NewStdioMCPClientWithOptions(fabricBin, nil, append([]string{"mcp"}, extra...),
 		transport.WithCommandFunc(func(_ context.Context, command string, _ []string, args []string) (*exec.Cmd, error) {
 			cmd := exec.Command(command, args...)
 			cmd.Env = env
@@ -178,10 +179,12 @@ func TestStdioBadEnvironment(t *testing.T) {
 	}
 }
 
-// TestHTTP: `fabric mcp --http` serves the same tools over streamable HTTP.
+// TestHTTP: `fabric mcp --http` serves the same tools over streamable HTTP,
+// and `fabric mcp --server URL` uses the hub it names.
 func TestHTTP(t *testing.T) {
 	cmd := exec.Command(fabricBin, "mcp", "--http", "127.0.0.1:0")
 	cmd.Env = append(stdioEnv(t), "FABRIC_SYNC_BUDGET=20")
+	state := envValue(cmd.Env, "FABRIC_STATE_DIR")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -240,4 +243,32 @@ func TestHTTP(t *testing.T) {
 	if cs := ok[ClusterView](t, call(t, c, ToolClusterStatus, nil)); len(cs.Nodes) != 1 {
 		t.Fatalf("cluster_status over HTTP: %+v", cs)
 	}
+
+	// --server: a session elsewhere (its own state directory, no hub of
+	// its own) uses the hub it is pointed at, as the CLI does.
+	b, err := os.ReadFile(filepath.Join(state, "hub.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var adv struct{ URL string }
+	if err := json.Unmarshal(b, &adv); err != nil {
+		t.Fatal(err)
+	}
+	remote := stdioClient(t, stdioEnv(t), "--server", adv.URL)
+	cs := ok[ClusterView](t, call(t, remote, ToolClusterStatus, nil))
+	if cs.Server != adv.URL || len(cs.Nodes) != 1 || cs.Nodes[0].ID != stdioNode || cs.LocalNode != stdioNode {
+		t.Fatalf("cluster_status with --server %s: %+v", adv.URL, cs)
+	}
+	if v := ok[RunView](t, call(t, remote, ToolClusterBash, map[string]any{"command": "echo via server"})); v.Node != stdioNode {
+		t.Fatalf("with --server: %+v", v)
+	}
+}
+
+func envValue(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
