@@ -36,11 +36,14 @@ func bind(req mcp.CallToolRequest, dst any) error {
 		return fmt.Errorf("arguments: want an object, got %s", raw)
 	}
 	fields := argFields(dst)
-	names := slices.Sorted(maps.Keys(fields))
+	takes := "no arguments"
+	if len(fields) > 0 {
+		takes = strings.Join(slices.Sorted(maps.Keys(fields)), ", ")
+	}
 	for _, k := range slices.Sorted(maps.Keys(args)) {
 		f, ok := fields[k]
 		if !ok {
-			return fmt.Errorf("unknown argument %q; this tool takes %s", k, strings.Join(names, ", "))
+			return fmt.Errorf("unknown argument %q; this tool takes %s", k, takes)
 		}
 		if err := json.Unmarshal(args[k], f.Addr().Interface()); err != nil {
 			var ute *json.UnmarshalTypeError

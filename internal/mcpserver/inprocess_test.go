@@ -162,3 +162,48 @@ func TestParallelSpreadsOverAllNodes(t *testing.T) {
 		t.Errorf("summary lacks %q:\n%s", want, v.Summary)
 	}
 }
+
+// TestMemoryRecordsSaidPlainly: on a server without JetStream the records
+// fall back to memory, and cluster_status and unknown task ids say what that
+// means.
+func TestMemoryRecordsSaidPlainly(t *testing.T) {
+	h, err := hub.Start(hub.Config{DontListen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	nc, err := nats.Connect("", h.InProcess())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	fe, err := frontend.New(nc, frontend.Config{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fe.Close)
+	store, err := tasks.Open(context.Background(), nc, tasks.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc, err := taskrun.New(fe, taskrun.Config{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	c := inProcessClient(t, svc, callBudget, "embedded")
+	r := call(t, c, ToolClusterStatus, nil)
+	v := ok[ClusterView](t, r)
+	if v.Records.Backend != "memory" || !strings.Contains(v.Records.Note, "do not outlive this MCP server") || len(v.Nodes) != 0 {
+		t.Fatalf("cluster_status = %+v", v)
+	}
+	if !strings.Contains(text(r), "no nodes") {
+		t.Errorf("text:\n%s", text(r))
+	}
+	failed(t, call(t, c, ToolTaskStatus, map[string]any{"task_id": "fromanothersession"}), "do not outlive this MCP server")
+	failed(t, call(t, c, ToolClusterStatus, map[string]any{"verbose": true}), `unknown argument "verbose"; this tool takes no arguments`)
+}
