@@ -128,6 +128,7 @@ Environment variables (FABRIC_*) set defaults for flags; see the README.`,
 	root.AddCommand(a.runCommand(), a.nodesCommand(), a.serveCommand(), a.nodeCommand())
 	root.AddCommand(a.submitCommand(), a.statusCommand(), a.logsCommand(), a.cancelCommand(), a.watchCommand(), a.tasksCommand())
 	root.AddCommand(a.initCommand())
+	root.AddCommand(a.mcpCommand())
 	return root
 }
 

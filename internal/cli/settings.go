@@ -9,6 +9,7 @@ import (
 	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/config"
 	"github.com/fabric-run/fabric/internal/guard"
+	"github.com/fabric-run/fabric/internal/mcpserver"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/signing"
@@ -44,6 +45,9 @@ type settings struct {
 	SignKey       string
 	Trusted       []string
 	SignWindow    time.Duration
+	// SyncBudget and MCPOutputBytes shape the MCP tools' answers.
+	SyncBudget     time.Duration
+	MCPOutputBytes int
 
 	subjects subjects.Space
 }
@@ -90,10 +94,12 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 			TLSCert:  r.String("FABRIC_TLS_CERT", ""),
 			TLSKey:   r.String("FABRIC_TLS_KEY", ""),
 		},
-		AuthFile:   r.String("FABRIC_AUTH_FILE", ""),
-		SignKey:    r.String("FABRIC_SIGN_KEY", ""),
-		Trusted:    r.List("FABRIC_TRUSTED_KEYS", nil),
-		SignWindow: r.Seconds("FABRIC_SIGN_WINDOW", signing.DefaultWindow),
+		AuthFile:       r.String("FABRIC_AUTH_FILE", ""),
+		SignKey:        r.String("FABRIC_SIGN_KEY", ""),
+		Trusted:        r.List("FABRIC_TRUSTED_KEYS", nil),
+		SignWindow:     r.Seconds("FABRIC_SIGN_WINDOW", signing.DefaultWindow),
+		SyncBudget:     r.Seconds("FABRIC_SYNC_BUDGET", mcpserver.DefaultSyncBudget),
+		MCPOutputBytes: r.Int("FABRIC_MCP_OUTPUT_BYTES", mcpserver.DefaultOutputBytes, mcpserver.MinOutputBytes),
 	}
 	s.SSH.User = r.String("FABRIC_SSH_USER", s.SSH.User)
 	s.SSH.HandshakeTimeout = r.Seconds("FABRIC_SSH_TIMEOUT", s.SSH.HandshakeTimeout)

@@ -62,6 +62,8 @@ var Knobs = []Knob{
 	{"FABRIC_GUARD_ALLOW", "(none: any program)", "allow-list mode: the only programs commands may invoke, comma-separated"},
 	{"FABRIC_GUARD_ALLOW_POWER", "false", "let commands shut down or reboot the machine"},
 	{"FABRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
+	{"FABRIC_SYNC_BUDGET", "45", "how long an MCP tool call waits for a command before returning its task id (it runs on), seconds"},
+	{"FABRIC_MCP_OUTPUT_BYTES", "16384", "bytes of output an MCP tool result shows (head and tail of each stream); task_output gets the rest"},
 }
 
 // Lookup reads an environment variable (os.LookupEnv in production).
