@@ -13,8 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/config"
 	"github.com/fabric-run/fabric/internal/guard"
+	"github.com/fabric-run/fabric/internal/inventory"
 )
 
 // Version is fabric's version, reported by --version, heartbeats and the
@@ -96,11 +98,14 @@ type app struct {
 	// guard vets commands on the front end and on the node (the default
 	// policy until a node policy is configured).
 	guard *guard.Guard
+	// inventory is the config file: SSH-only nodes and this machine's policy.
+	inventory *inventory.Inventory
 	// global flags
 	servers    []string
 	prefix     string
 	logLevel   string
 	configFile string
+	authFlags  auth.Client
 }
 
 func newRoot(stdio *IO) *cobra.Command {
@@ -122,6 +127,8 @@ Environment variables (FABRIC_*) set defaults for flags; see the README.`,
 	a.addGlobalFlags(root)
 	root.AddCommand(a.runCommand(), a.nodesCommand(), a.serveCommand(), a.nodeCommand())
 	root.AddCommand(a.submitCommand(), a.statusCommand(), a.logsCommand(), a.cancelCommand(), a.watchCommand(), a.tasksCommand())
+	root.AddCommand(a.initCommand())
+	root.AddCommand(a.mcpCommand())
 	return root
 }
 
@@ -131,6 +138,13 @@ func (a *app) addGlobalFlags(cmd *cobra.Command) {
 	pf.StringVar(&a.prefix, "prefix", "", "subject prefix (env FABRIC_PREFIX, default fabric)")
 	pf.StringVarP(&a.configFile, "config", "c", "", "config file listing SSH-only nodes (env FABRIC_CONFIG, default ~/.config/fabric/config.yaml)")
 	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (env FABRIC_LOG_LEVEL; default info for node and serve, warn otherwise)")
+	pf.StringVar(&a.authFlags.NKeySeed, "nkey", "", "nkey seed file to authenticate to NATS with (env FABRIC_NKEY)")
+	pf.StringVar(&a.authFlags.Creds, "creds", "", ".creds file for NATS in operator mode (env FABRIC_CREDS)")
+	pf.StringVar(&a.authFlags.User, "user", "", "NATS user (env FABRIC_USER; password in FABRIC_PASSWORD)")
+	pf.StringVar(&a.authFlags.Token, "token", "", "NATS token (env FABRIC_TOKEN)")
+	pf.StringVar(&a.authFlags.TLSCA, "tls-ca", "", "CA the NATS server's certificate must chain to (env FABRIC_TLS_CA)")
+	pf.StringVar(&a.authFlags.TLSCert, "tls-cert", "", "client certificate (env FABRIC_TLS_CERT)")
+	pf.StringVar(&a.authFlags.TLSKey, "tls-key", "", "client certificate's key (env FABRIC_TLS_KEY)")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		s, err := loadSettings(a.io.lookup())
 		if err != nil {
@@ -148,17 +162,56 @@ func (a *app) addGlobalFlags(cmd *cobra.Command) {
 		if a.configFile != "" {
 			s.ConfigFile = a.configFile
 		}
+		overrideAuth(&s.Auth, a.authFlags)
 		if err := s.finish(); err != nil {
 			return &exitError{code: ExitError, err: err}
 		}
 		a.settings = s
-		g, err := guard.New(s.Guard)
+		inv, err := inventory.Load(s.ConfigFile)
 		if err != nil {
-			return &exitError{code: ExitError, err: fmt.Errorf("command guard (FABRIC_GUARD_*): %w", err)}
+			return &exitError{code: ExitError, err: err}
+		}
+		a.inventory = inv
+		g, err := guard.New(policy(inv.Policy, s.Guard))
+		if err != nil {
+			return &exitError{code: ExitError, err: fmt.Errorf("command guard (config policy, FABRIC_GUARD_*): %w", err)}
 		}
 		a.guard = g
 		return nil
 	}
+}
+
+// overrideAuth lets each credential flag given replace the environment's.
+func overrideAuth(env *auth.Client, flags auth.Client) {
+	if flags.NKeySeed != "" || flags.Creds != "" || flags.User != "" || flags.Token != "" {
+		env.NKeySeed, env.Creds, env.User, env.Token = flags.NKeySeed, flags.Creds, flags.User, flags.Token
+	}
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{
+		{&env.TLSCA, flags.TLSCA}, {&env.TLSCert, flags.TLSCert}, {&env.TLSKey, flags.TLSKey},
+	} {
+		if f.src != "" {
+			*f.dst = f.src
+		}
+	}
+}
+
+// policy is the config file's policy, with each FABRIC_GUARD_* setting
+// given replacing its part.
+func policy(file, env guard.Policy) guard.Policy {
+	p := file
+	if env.AllowList != nil {
+		p.AllowList = env.AllowList
+	}
+	if env.DenyList != nil {
+		p.DenyList = env.DenyList
+	}
+	if env.AllowPower {
+		p.AllowPower = true
+	}
+	return p
 }
 
 func (io *IO) lookup() config.Lookup {

@@ -46,7 +46,10 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
 				return &exitError{code: ExitError, err: fmt.Errorf("node needs a NATS server: --server nats://HOST:4222 or FABRIC_SERVER (start one with `fabric serve`)")}
 			}
 			log := a.daemonLogger()
-			cfg := a.workerConfig(log)
+			cfg, err := a.workerConfig(log)
+			if err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
 			f := cmd.Flags()
 			if f.Changed("name") {
 				cfg.Name = name

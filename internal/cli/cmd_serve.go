@@ -8,11 +8,15 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
 
+	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/localhub"
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
@@ -25,14 +29,16 @@ func (a *app) serveCommand() *cobra.Command {
 		insecure bool
 		withNode bool
 		idleExit time.Duration
+		authFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a long-lived hub (an embedded NATS server) for a cluster",
 		Long: `Run the fabric hub: a NATS server with JetStream, which keeps the task records
 under FABRIC_STATE_DIR, for nodes and front ends to connect to. It listens on
-loopback unless told otherwise; listening beyond loopback is refused unless
---insecure is given.
+loopback unless told otherwise; listening beyond loopback is refused without
+--auth (users, roles and TLS, as fabric init writes them) unless --insecure
+is given.
 
 The hub advertises itself in FABRIC_STATE_DIR/hub.json, so fabric commands on
 this machine use it with no FABRIC_SERVER set. (fabric submit and fabric mcp
@@ -47,21 +53,32 @@ Then on each machine: fabric node --server nats://HUB:4222`,
 			if !cmd.Flags().Changed("listen") {
 				listen = a.settings.Listen
 			}
-			if err := checkListen(listen, insecure); err != nil {
+			if !cmd.Flags().Changed("auth") {
+				authFile = a.settings.AuthFile
+			}
+			if err := checkListen(listen, insecure || authFile != ""); err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
-			return a.serve(cmd.Context(), listen, withNode, idleExit)
+			var hf *auth.HubFile
+			if authFile != "" {
+				var err error
+				if hf, err = auth.LoadHubFile(authFile); err != nil {
+					return &exitError{code: ExitError, err: err}
+				}
+			}
+			return a.serve(cmd.Context(), listen, withNode, idleExit, hf)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:4222", "host:port to listen on, port 0 for any (env FABRIC_LISTEN)")
 	f.BoolVar(&insecure, "insecure", false, "allow listening beyond loopback without authentication")
 	f.BoolVar(&withNode, "with-node", false, "also run a node for this machine in the same process")
+	f.StringVar(&authFile, "auth", "", "the hub's users, roles and TLS, from fabric init (env FABRIC_AUTH_FILE)")
 	f.DurationVar(&idleExit, "idle-exit", 0, "exit after this long with no client but its own node and no task running (0: never)")
 	return cmd
 }
 
-func (a *app) serve(ctx context.Context, listen string, withNode bool, idleExit time.Duration) error {
+func (a *app) serve(ctx context.Context, listen string, withNode bool, idleExit time.Duration, hf *auth.HubFile) error {
 	log := a.daemonLogger()
 	lh := a.localHub()
 	lock, err := lh.Acquire()
@@ -72,14 +89,31 @@ func (a *app) serve(ctx context.Context, listen string, withNode bool, idleExit 
 	if err := os.MkdirAll(lh.Store(), 0o700); err != nil {
 		return &exitError{code: ExitError, err: fmt.Errorf("state directory: %w", err)}
 	}
-	h, err := hub.Start(hub.Config{Listen: listen, JetStream: true, StoreDir: lh.Store(), Logger: log})
+	// The hub's own node connects in process as an identity made now.
+	self, err := nkeys.CreateUser()
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	cfg := hub.Config{Listen: listen, JetStream: true, StoreDir: lh.Store(), Logger: log}
+	if hf != nil {
+		pub, _ := self.PublicKey()
+		cfg.Configure = func(o *server.Options) error {
+			return hf.Apply(o, a.settings.subjects, tasks.DefaultBucket, auth.Extra{NKey: pub, Role: auth.RoleNode})
+		}
+	}
+	h, err := hub.Start(cfg)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
 	defer h.Close()
 	var node *worker.Worker
 	if withNode {
-		w, stop, err := a.startLocalNode(h, log)
+		var creds []nats.Option
+		if hf != nil {
+			pub, _ := self.PublicKey()
+			creds = append(creds, nats.Nkey(pub, self.Sign))
+		}
+		w, stop, err := a.startLocalNode(h, log, creds...)
 		if err != nil {
 			return &exitError{code: ExitError, err: err}
 		}
@@ -128,17 +162,17 @@ func waitIdle(ctx context.Context, h *hub.Hub, node *worker.Worker, idle time.Du
 	}
 }
 
-// checkListen refuses an address reachable from the network unless the
-// operator said it is fine.
-func checkListen(listen string, insecure bool) error {
+// checkListen refuses an address reachable from the network unless it is
+// protected (or the operator said it is fine).
+func checkListen(listen string, protected bool) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("--listen %q: %w", listen, err)
 	}
-	if isLoopback(host) || insecure {
+	if isLoopback(host) || protected {
 		return nil
 	}
-	return fmt.Errorf("refusing to listen on %s without authentication: anyone who reaches it could run commands on every node; listen on 127.0.0.1, or pass --insecure if the network is yours alone", listen)
+	return fmt.Errorf("refusing to listen on %s without authentication: anyone who reaches it could run commands on every node; set up auth with `fabric init` and pass --auth, listen on 127.0.0.1, or pass --insecure if the network is yours alone", listen)
 }
 
 func isLoopback(host string) bool {
@@ -149,13 +183,19 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// startLocalNode runs a worker for this machine against the hub, in process.
-func (a *app) startLocalNode(h *hub.Hub, log *slog.Logger) (*worker.Worker, func(), error) {
-	nc, err := nats.Connect("", h.InProcess(), nats.Name("fabric-node (hub)"))
+// startLocalNode runs a worker for this machine against the hub, in
+// process, with the given credentials.
+func (a *app) startLocalNode(h *hub.Hub, log *slog.Logger, creds ...nats.Option) (*worker.Worker, func(), error) {
+	nc, err := nats.Connect("", append([]nats.Option{h.InProcess(), nats.Name("fabric-node (hub)")}, creds...)...)
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := worker.New(nc, a.workerConfig(log))
+	cfg, err := a.workerConfig(log)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	w, err := worker.New(nc, cfg)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err

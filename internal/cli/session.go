@@ -13,8 +13,8 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/inventory"
 	"github.com/fabric-run/fabric/internal/localhub"
+	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/sshnodes"
 	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/tasks"
@@ -60,10 +60,7 @@ type session struct {
 // or nil when the inventory lists no node. A bad inventory fails here, with
 // its file, line and reason.
 func (a *app) sshNodes(log *slog.Logger) (*sshnodes.Cluster, error) {
-	inv, err := inventory.Load(a.settings.ConfigFile)
-	if err != nil {
-		return nil, err
-	}
+	inv := a.inventory
 	if len(inv.Nodes) == 0 {
 		return nil, nil
 	}
@@ -95,10 +92,15 @@ func (a *app) connectOptions(name string, log *slog.Logger) []nats.Option {
 	}
 }
 
-// connect dials urls.
+// connect dials urls with the configured credentials.
 func (a *app) connect(urls []string, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
 	joined := strings.Join(urls, ",")
+	creds, err := a.settings.Auth.Options()
+	if err != nil {
+		return nil, err
+	}
 	opts := append(a.connectOptions(name, log), nats.Timeout(a.settings.StatusTimeout))
+	opts = append(opts, creds...)
 	opts = append(opts, extra...)
 	nc, err := nats.Connect(joined, opts...)
 	if err != nil {
@@ -124,6 +126,13 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 		Check:          a.guard.CheckTask,
 		Logger:         log,
 	}
+	if a.settings.SignKey != "" {
+		signer, err := signing.LoadSigner(a.settings.SignKey)
+		if err != nil {
+			return nil, err
+		}
+		feCfg.Sign = signer.Sign
+	}
 	ssh, err := a.sshNodes(log)
 	if err != nil {
 		return nil, err
@@ -147,7 +156,7 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 	if s.node != nil {
 		s.fe.Registry().Observe(s.node.Heartbeat())
 	}
-	if s.store, err = tasks.Open(ctx, s.nc, tasks.Config{Logger: log}); err != nil {
+	if s.store, err = tasks.Open(ctx, s.nc, tasks.Config{MaxAge: a.settings.RecordTTL, Logger: log}); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -204,7 +213,11 @@ func (s *session) embedOneShot(a *app, log *slog.Logger) error {
 	if s.nodeNC, err = nats.Connect("", h.InProcess(), nats.Name("fabric-node (embedded)")); err != nil {
 		return fmt.Errorf("embedded node: %w", err)
 	}
-	w, err := worker.New(s.nodeNC, a.workerConfig(log))
+	cfg, err := a.workerConfig(log)
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(s.nodeNC, cfg)
 	if err != nil {
 		return err
 	}
@@ -272,8 +285,8 @@ func (s *session) close() {
 }
 
 // workerConfig is the worker configuration from the settings.
-func (a *app) workerConfig(log *slog.Logger) worker.Config {
-	return worker.Config{
+func (a *app) workerConfig(log *slog.Logger) (worker.Config, error) {
+	cfg := worker.Config{
 		Name:              a.settings.NodeName,
 		Capabilities:      a.settings.Caps,
 		Slots:             a.settings.Slots,
@@ -286,4 +299,14 @@ func (a *app) workerConfig(log *slog.Logger) worker.Config {
 		Version:           Version,
 		Logger:            log,
 	}
+	if len(a.settings.Trusted) > 0 {
+		keys, err := signing.LoadTrusted(a.settings.Trusted)
+		if err != nil {
+			return cfg, err
+		}
+		if cfg.Verifier, err = signing.NewVerifier(keys, a.settings.SignWindow, nil); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
 }

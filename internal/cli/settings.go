@@ -6,11 +6,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/config"
 	"github.com/fabric-run/fabric/internal/guard"
+	"github.com/fabric-run/fabric/internal/mcpserver"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/sshexec"
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/subjects"
 )
 
@@ -19,6 +23,7 @@ type settings struct {
 	Servers       []string
 	Prefix        string
 	StateDir      string
+	RecordTTL     time.Duration
 	CmdTimeout    time.Duration
 	StatusTimeout time.Duration
 	AckTimeout    time.Duration
@@ -35,6 +40,14 @@ type settings struct {
 	Guard         guard.Policy
 	ConfigFile    string
 	SSH           sshexec.Config
+	Auth          auth.Client
+	AuthFile      string
+	SignKey       string
+	Trusted       []string
+	SignWindow    time.Duration
+	// SyncBudget and MCPOutputBytes shape the MCP tools' answers.
+	SyncBudget     time.Duration
+	MCPOutputBytes int
 
 	subjects subjects.Space
 }
@@ -46,6 +59,7 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 		Servers:       r.List("FABRIC_SERVER", nil),
 		Prefix:        r.String("FABRIC_PREFIX", subjects.DefaultPrefix),
 		StateDir:      r.String("FABRIC_STATE_DIR", ""),
+		RecordTTL:     r.Seconds("FABRIC_RECORD_TTL", tasks.DefaultMaxAge),
 		CmdTimeout:    r.Seconds("FABRIC_CMD_TIMEOUT", 300*time.Second),
 		StatusTimeout: r.Seconds("FABRIC_STATUS_TIMEOUT", 5*time.Second),
 		AckTimeout:    r.Seconds("FABRIC_ACK_TIMEOUT", 3*time.Second),
@@ -70,6 +84,22 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 		},
 		ConfigFile: r.String("FABRIC_CONFIG", ""),
 		SSH:        sshexec.DefaultConfig(),
+		Auth: auth.Client{
+			NKeySeed: r.String("FABRIC_NKEY", ""),
+			Creds:    r.String("FABRIC_CREDS", ""),
+			User:     r.String("FABRIC_USER", ""),
+			Password: r.String("FABRIC_PASSWORD", ""),
+			Token:    r.String("FABRIC_TOKEN", ""),
+			TLSCA:    r.String("FABRIC_TLS_CA", ""),
+			TLSCert:  r.String("FABRIC_TLS_CERT", ""),
+			TLSKey:   r.String("FABRIC_TLS_KEY", ""),
+		},
+		AuthFile:       r.String("FABRIC_AUTH_FILE", ""),
+		SignKey:        r.String("FABRIC_SIGN_KEY", ""),
+		Trusted:        r.List("FABRIC_TRUSTED_KEYS", nil),
+		SignWindow:     r.Seconds("FABRIC_SIGN_WINDOW", signing.DefaultWindow),
+		SyncBudget:     r.Seconds("FABRIC_SYNC_BUDGET", mcpserver.DefaultSyncBudget),
+		MCPOutputBytes: r.Int("FABRIC_MCP_OUTPUT_BYTES", mcpserver.DefaultOutputBytes, mcpserver.MinOutputBytes),
 	}
 	s.SSH.User = r.String("FABRIC_SSH_USER", s.SSH.User)
 	s.SSH.HandshakeTimeout = r.Seconds("FABRIC_SSH_TIMEOUT", s.SSH.HandshakeTimeout)

@@ -54,6 +54,9 @@ type Config struct {
 	NoSync bool
 	// Check, if set, vets every task before it is sent (the command guard).
 	Check func(*wire.Task) error
+	// Sign, if set, signs every task once it is final (nodes that trust
+	// the key run only signed tasks).
+	Sign func(*wire.Task) error
 	// SSH, if set, is the part of the cluster reached over SSH: machines of
 	// the inventory that run no worker. A machine whose name a worker
 	// heartbeats under is reached through its worker.

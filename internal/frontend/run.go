@@ -125,6 +125,15 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks Hooks) (*Outcome,
 		out.Decision = d
 		if err == nil {
 			task.Requires = d.Requires
+			if f.cfg.Sign != nil {
+				// Signed as sent: a task that waited for a slot is still
+				// within the nodes' signing window.
+				task.Submitted = time.Now()
+				if err := f.cfg.Sign(task); err != nil {
+					f.released(d.Order[0].ID)
+					return out, err
+				}
+			}
 			if hooks.OnDecision != nil {
 				hooks.OnDecision(d)
 			}

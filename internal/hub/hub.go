@@ -46,6 +46,9 @@ type Config struct {
 	MaxPayload int32
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// Configure, if set, adjusts the server options last (authentication,
+	// TLS): see internal/auth.
+	Configure func(*server.Options) error
 }
 
 // Hub is a running embedded NATS server.
@@ -120,7 +123,7 @@ func (cfg Config) options() (*server.Options, error) {
 	if mp == 0 {
 		mp = DefaultMaxPayload
 	}
-	return &server.Options{
+	opts := &server.Options{
 		ServerName: cfg.Name,
 		Host:       host,
 		Port:       port,
@@ -130,7 +133,13 @@ func (cfg Config) options() (*server.Options, error) {
 		DontListen: cfg.DontListen,
 		NoSigs:     true, // the process owns its signals, not the embedded server
 		NoLog:      cfg.Logger == nil,
-	}, nil
+	}
+	if cfg.Configure != nil {
+		if err := cfg.Configure(opts); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+	}
+	return opts, nil
 }
 
 // ClientURL returns the nats:// URL clients connect to.

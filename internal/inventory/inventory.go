@@ -33,6 +33,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fabric-run/fabric/internal/guard"
 )
 
 // File is the layout of the config file. Fields are added here as the file
@@ -40,6 +42,9 @@ import (
 type File struct {
 	// Nodes are the machines reached over SSH.
 	Nodes []Node `yaml:"nodes"`
+	// Policy is this machine's command policy (its node and its front end
+	// apply it): allow-list mode, deny-list additions, power commands.
+	Policy guard.Policy `yaml:"policy"`
 }
 
 // Inventory is a config file as read: its contents and where they came from.
@@ -107,6 +112,9 @@ func Parse(name string, data []byte) (*Inventory, error) {
 	}
 	if err := checkNodes(inv.Nodes); err != nil {
 		return nil, fileError(name, err)
+	}
+	if _, err := guard.New(inv.Policy); err != nil {
+		return nil, fmt.Errorf("%s: policy: %w", name, err)
 	}
 	return inv, nil
 }

@@ -46,6 +46,12 @@ func (w *Worker) handleTask(req micro.Request) {
 		w.decline(req, format, task, wire.AckRejected, wire.ErrMismatch, reason)
 		return
 	}
+	if v := w.cfg.Verifier; v != nil {
+		if err := v.Verify(task); err != nil {
+			w.decline(req, format, task, wire.AckRejected, wire.ErrRejected, err.Error())
+			return
+		}
+	}
 	if w.cfg.Check != nil {
 		if err := w.cfg.Check(task); err != nil {
 			w.decline(req, format, task, wire.AckRejected, wire.ErrRejected, err.Error())
@@ -83,6 +89,11 @@ func (w *Worker) admit(task *wire.Task) (*job, wire.AckStatus, string) {
 		return nil, wire.AckRejected, "task " + task.ID + " is already running on node " + w.cfg.Name
 	case w.cancelledEarly(task.ID):
 		return nil, wire.AckRejected, "task " + task.ID + " was cancelled before it started"
+	}
+	if v := w.cfg.Verifier; v != nil {
+		if err := v.Admit(task.ID); err != nil {
+			return nil, wire.AckRejected, err.Error()
+		}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	j := &job{task: task, ctx: ctx, cancel: cancel}

@@ -22,6 +22,7 @@ import (
 	"github.com/fabric-run/fabric/internal/caps"
 	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
@@ -86,9 +87,12 @@ type Config struct {
 	Subjects *subjects.Space
 	// Load samples the machine's load; default load.System{}.
 	Load load.Source
-	// Check, if set, vets every task before it runs (the command guard,
-	// signature checks); a non-nil error refuses the task with its text.
+	// Check, if set, vets every task before it runs (the command guard); a
+	// non-nil error refuses the task with its text.
 	Check func(*wire.Task) error
+	// Verifier, if set, makes the node run only tasks signed by a trusted
+	// key, within the signing window, and never the same task id twice.
+	Verifier *signing.Verifier
 	// Version is reported in heartbeats and the micro service (semver).
 	Version string
 	// Logger receives the node's log; default discards.

@@ -1,0 +1,117 @@
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/tasks"
+	"github.com/fabric-run/fabric/subjects"
+)
+
+// ViaWorker is how a node running the fabric worker is reached (over NATS);
+// machines of the config file that run no worker say ViaSSH.
+const (
+	ViaWorker = "worker"
+	ViaSSH    = "ssh"
+)
+
+// recordsNote says where task records are kept and what that means.
+func (s *Server) recordsNote() string {
+	switch b := s.svc.Store().Backend(); b {
+	case tasks.BackendMemory:
+		return "records are kept in memory only: they do not outlive this MCP server, so task ids from before it started are unknown here, and a task still running when it exits loses its record."
+	case tasks.BackendJetStream:
+		return "records are kept in JetStream by the hub: any fabric front end on this cluster can read a task by id, after this session ends too (for 7 days unless configured otherwise)."
+	default:
+		return "records are kept in " + b + "."
+	}
+}
+
+func (s *Server) handleClusterStatus(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var none struct{}
+	if err := bind(req, &none); err != nil {
+		return argError(ToolClusterStatus, err), nil
+	}
+	local := s.fe.Local()
+	v := ClusterView{
+		LocalNode:         local,
+		Server:            nonEmpty(s.cfg.Server, "(unknown)"),
+		Records:           RecordsView{Backend: s.svc.Store().Backend(), Note: s.recordsNote()},
+		SyncBudgetSeconds: s.cfg.SyncBudget.Seconds(),
+		Nodes:             []NodeView{},
+	}
+	now := time.Now()
+	for _, n := range s.fe.Nodes(ctx) {
+		via := ViaWorker
+		if n.Via == router.ViaSSH {
+			via = ViaSSH
+		}
+		nv := NodeView{
+			ID: n.ID, Hostname: n.Hostname, OS: n.OS, Arch: n.Arch, Capabilities: withoutAny(n.Capabilities),
+			CPUPercent: round1(n.CPUPercent), MemPercent: round1(n.MemPercent),
+			Load1: round2(n.Load[0]), Load5: round2(n.Load[1]), Load15: round2(n.Load[2]), CPUs: n.CPUs,
+			Running: n.Running, Slots: n.Slots, State: n.State,
+			Via: via, Version: n.Version, Local: n.Local, Reason: n.Reason,
+		}
+		if !n.LastSeen.IsZero() {
+			nv.LastSeen, nv.SecondsSinceSeen = n.LastSeen.UTC().Format(time.RFC3339), round1(now.Sub(n.LastSeen).Seconds())
+		}
+		v.Nodes = append(v.Nodes, nv)
+	}
+	return answer(v.text(), v), nil
+}
+
+func (v *ClusterView) text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "server: %s\n", v.Server)
+	if v.LocalNode != "" {
+		fmt.Fprintf(&b, "this machine's node: %s (light commands stay there)\n", v.LocalNode)
+	} else {
+		b.WriteString("this machine's node: none known (no node runs on this machine, or several do)\n")
+	}
+	fmt.Fprintf(&b, "task records: %s: %s\n", v.Records.Backend, v.Records.Note)
+	fmt.Fprintf(&b, "sync budget: %s per command call\n", seconds(time.Duration(v.SyncBudgetSeconds*float64(time.Second))))
+	if len(v.Nodes) == 0 {
+		b.WriteString("no nodes: none is heartbeating to this server. Start one with `fabric node --server URL` (or `fabric-node`) on each machine.\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s:\n", plural(len(v.Nodes), "node"))
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tOS/ARCH\tCPU%\tMEM%\tLOAD 1/5/15\tRUN/SLOTS\tSTATE\tSEEN\tVIA\tCAPABILITIES")
+	for _, n := range v.Nodes {
+		id := n.ID
+		if n.Local {
+			id += " (local)"
+		}
+		fmt.Fprintf(tw, "%s\t%s/%s\t%.0f\t%.0f\t%.2f/%.2f/%.2f\t%d/%d\t%s\t%.1fs ago\t%s\t%s\n",
+			id, n.OS, n.Arch, n.CPUPercent, n.MemPercent, n.Load1, n.Load5, n.Load15, n.Running, n.Slots, n.State,
+			n.SecondsSinceSeen, n.Via, strings.Join(n.Capabilities, ","))
+	}
+	tw.Flush()
+	for _, n := range v.Nodes {
+		if n.Reason != "" {
+			fmt.Fprintf(&b, "%s is unreachable: %s\n", n.ID, n.Reason)
+		}
+	}
+	return b.String()
+}
+
+// withoutAny drops the "any" capability every node has.
+func withoutAny(caps []string) []string {
+	out := make([]string, 0, len(caps))
+	for _, c := range caps {
+		if c != subjects.AnyCapability {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
