@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/fabric-run/fabric/subjects"
 )
 
 // Headers fabric sets on its messages. nats.Header keys are case-sensitive.
@@ -185,6 +187,17 @@ func DecodeTask(msg *nats.Msg, maxBytes int) (*Task, Format, error) {
 	}
 	if t.Timeout < 0 || t.OutputLimit < 0 {
 		return nil, f, fmt.Errorf("%w: negative timeout or output limit", ErrMalformed)
+	}
+	// The node publishes to these on the sender's behalf: a subject the
+	// server refuses (too long for its control line) would cost the node its
+	// connection.
+	for _, to := range []struct{ name, subject string }{{"result_to", t.ResultTo}, {"output_to", t.OutputTo}} {
+		if to.subject == "" {
+			continue
+		}
+		if err := subjects.ValidPublish(to.subject); err != nil {
+			return nil, f, fmt.Errorf("%w: %s: %v", ErrMalformed, to.name, err)
+		}
 	}
 	return t, f, nil
 }
