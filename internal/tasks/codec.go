@@ -25,8 +25,8 @@ func encodeRecord(rec *Record, limit int) ([]byte, error) {
 // decodeRecord decodes a stored record of task id.
 func decodeRecord(id string, b []byte) (*Record, error) {
 	rec := new(Record)
-	if err := msgpack.Unmarshal(b, rec); err != nil {
-		return nil, fmt.Errorf("%w: record of %s is not valid msgpack: %v", wire.ErrMalformed, id, err)
+	if err := wire.Unmarshal(b, rec); err != nil {
+		return nil, fmt.Errorf("record of %s: %w", id, err)
 	}
 	if rec.ID == "" {
 		rec.ID = id
