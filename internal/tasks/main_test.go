@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -13,6 +14,9 @@ import (
 func TestMain(m *testing.M) {
 	before := runtime.NumGoroutine()
 	code := m.Run()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(code) // the fuzzing engine keeps a signal goroutine of its own
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
