@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // fuzzDecode fuzzes Decode for one message type, as msgpack (with fabric's
@@ -29,6 +30,8 @@ func fuzzDecode(f *testing.F, kind Kind, newMsg func() Message) {
 		}
 		f.Add(j, false)
 	}
+	nilTimes, _ := msgpack.Marshal(map[string]any{"v": 1, "id": "x", "t": nil, "start": nil, "at": nil})
+	f.Add(nilTimes, true)                       // the decoder panicked on nil times
 	f.Add([]byte{0xde, 0xff, 0xff}, true)       // a map claiming 65535 entries
 	f.Add([]byte{0x81, 0xa1, 0x76, 0x09}, true) // {"v": 9}: too new
 	f.Add([]byte(`{"v":-1}`), false)
@@ -93,6 +96,8 @@ func FuzzDecodeTaskFull(f *testing.F) {
 	f.Add([]byte(`{"command":"ls","timeout":"1m","requires":{"os":"macos"}}`), uint8(2))
 	f.Add([]byte(`{"argv":["echo","x"],"timeout":-1}`), uint8(1))
 	f.Add([]byte("\xff\xfe"), uint8(2))
+	nilTime, _ := msgpack.Marshal(map[string]any{"v": 1, "id": "x", "cmd": "ls", "at": nil})
+	f.Add(nilTime, uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, header uint8) {
 		msg := &nats.Msg{Data: data, Header: nats.Header{}}
 		switch header % 3 {
