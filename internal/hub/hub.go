@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -32,8 +31,16 @@ type Config struct {
 	// Listen is host:port to listen on. Empty means 127.0.0.1 on a random
 	// port; port 0 also means random.
 	Listen string
-	// Name is the server's name (unique within a NATS cluster).
+	// Name is the server's name, which must be unique within a NATS
+	// cluster or leaf node system (JetStream tells its peers apart by it)
+	// and should stay the same across restarts. Empty means the server's
+	// generated id, which changes on every start.
 	Name string
+	// Cluster makes the hub one server of a NATS cluster (routes).
+	Cluster ClusterConfig
+	// Leaf connects the hub to a larger NATS system as a leaf node, or
+	// accepts leaf nodes.
+	Leaf LeafConfig
 	// DontListen serves in-process clients only (InProcess), with no TCP
 	// listener at all: for a one-shot embedded fabric.
 	DontListen bool
@@ -98,20 +105,14 @@ func waitReady(srv *server.Server, lg *logger) error {
 func (cfg Config) options() (*server.Options, error) {
 	host, port := "127.0.0.1", server.RANDOM_PORT
 	if cfg.Listen != "" {
-		h, p, err := net.SplitHostPort(cfg.Listen)
+		h, n, err := hostPort("listen", cfg.Listen)
 		if err != nil {
-			return nil, fmt.Errorf("hub: listen address %q: %w", cfg.Listen, err)
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 || n > 65535 {
-			return nil, fmt.Errorf("hub: listen address %q: bad port", cfg.Listen)
+			return nil, err
 		}
 		if h != "" {
 			host = h
 		}
-		if n != 0 {
-			port = n
-		}
+		port = n
 	}
 	if cfg.JetStream && cfg.StoreDir == "" {
 		return nil, errors.New("hub: JetStream needs a store directory")
@@ -120,7 +121,7 @@ func (cfg Config) options() (*server.Options, error) {
 	if mp == 0 {
 		mp = DefaultMaxPayload
 	}
-	return &server.Options{
+	opts := &server.Options{
 		ServerName: cfg.Name,
 		Host:       host,
 		Port:       port,
@@ -130,7 +131,11 @@ func (cfg Config) options() (*server.Options, error) {
 		DontListen: cfg.DontListen,
 		NoSigs:     true, // the process owns its signals, not the embedded server
 		NoLog:      cfg.Logger == nil,
-	}, nil
+	}
+	if err := cfg.applyJoin(opts); err != nil {
+		return nil, err
+	}
+	return opts, nil
 }
 
 // ClientURL returns the nats:// URL clients connect to.
