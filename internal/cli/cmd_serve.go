@@ -19,6 +19,7 @@ func (a *app) serveCommand() *cobra.Command {
 		listen   string
 		insecure bool
 		withNode bool
+		join     joinFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -44,12 +45,17 @@ Then on each machine: fabric node --server nats://HUB:4222`,
 			if err := os.MkdirAll(store, 0o700); err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("state directory: %w", err)}
 			}
-			h, err := hub.Start(hub.Config{Listen: listen, JetStream: true, StoreDir: store, Logger: log})
+			hcfg := hub.Config{Listen: listen, JetStream: true, StoreDir: store, Logger: log}
+			if err := join.apply(cmd, a.io.lookup(), insecure, &hcfg); err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			h, err := hub.Start(hcfg)
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
 			defer h.Close()
 			fmt.Fprintf(a.io.Stderr, "fabric: hub listening on %s (store %s)\n", h.ClientURL(), store)
+			join.report(a.io.Stderr, h)
 			if withNode {
 				stop, err := a.startLocalNode(h, log)
 				if err != nil {
@@ -66,6 +72,7 @@ Then on each machine: fabric node --server nats://HUB:4222`,
 	f.StringVar(&listen, "listen", "127.0.0.1:4222", "host:port to listen on (env FABRIC_LISTEN)")
 	f.BoolVar(&insecure, "insecure", false, "allow listening beyond loopback without authentication")
 	f.BoolVar(&withNode, "with-node", false, "also run a node for this machine in the same process")
+	join.add(cmd)
 	return cmd
 }
 

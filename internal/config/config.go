@@ -38,6 +38,12 @@ var Knobs = []Knob{
 	{"FABRIC_OUTPUT_LIMIT", "1048576", "bytes kept of each output stream per task"},
 	{"FABRIC_DRAIN_GRACE", "30", "how long a stopping worker lets running tasks finish, seconds"},
 	{"FABRIC_LISTEN", "127.0.0.1:4222", "address `fabric serve` listens on"},
+	{"FABRIC_SERVER_NAME", "(the hostname made a token, when clustering)", "name of a `fabric serve` hub: unique in its NATS system, stable across restarts"},
+	{"FABRIC_CLUSTER_NAME", "fabric", "NATS cluster a `fabric serve` hub joins (the same on every server)"},
+	{"FABRIC_CLUSTER_LISTEN", "(none: no cluster)", "host:port where `fabric serve` accepts routes from the cluster's other servers (usually port 6222)"},
+	{"FABRIC_ROUTES", "(none)", "route URLs of the cluster's servers, comma-separated (nats-route://HOST:6222)"},
+	{"FABRIC_LEAF_LISTEN", "(none)", "host:port where `fabric serve` accepts leaf node connections (usually port 7422)"},
+	{"FABRIC_LEAF_REMOTES", "(none)", "URLs of a NATS system `fabric serve` joins as a leaf node, comma-separated (nats-leaf://HOST:7422)"},
 	{"FABRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
 }
 

@@ -27,9 +27,11 @@ type ClusterConfig struct {
 	// Required for a cluster: routes are solicited only from a server that
 	// listens for them too.
 	Listen string
-	// Routes are the other servers' route URLs (nats-route://host:6222 or
-	// nats://host:6222). Listing this hub itself is harmless; one seed is
-	// enough, the rest is learned by gossip.
+	// Routes are the servers' route URLs (nats-route://host:6222 or
+	// nats://host:6222). Listing this hub itself is harmless, so every
+	// server can be given the same list; without JetStream one seed is
+	// enough (the rest is learned by gossip), with JetStream at least one
+	// is required.
 	Routes []string
 }
 
@@ -84,6 +86,9 @@ func (cfg Config) applyJoin(opts *server.Options) error {
 		routes, err := parseURLs("route", c.Routes, "nats-route", "nats")
 		if err != nil {
 			return err
+		}
+		if cfg.JetStream && len(routes) == 0 {
+			return errors.New("hub: a JetStream cluster needs routes: list the route URL of every server of the cluster (a server's own URL is fine: it is recognised and skipped)")
 		}
 		opts.Cluster = server.ClusterOpts{Name: name, Host: host, Port: port}
 		opts.Routes = routes

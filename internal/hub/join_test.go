@@ -23,6 +23,8 @@ func TestJoinOptions(t *testing.T) {
 		{"server name with space", Config{Name: "my hub"}, "must not contain spaces"},
 		{"bad leaf remote", Config{Leaf: LeafConfig{Remotes: []string{"hub:7422"}}}, "want nats-leaf://HOST:PORT"},
 		{"credentials alone", Config{Leaf: LeafConfig{Credentials: "x.creds"}}, "without a remote"},
+		{"JetStream cluster without routes", Config{JetStream: true, StoreDir: "/nonexistent", Cluster: ClusterConfig{Listen: "127.0.0.1:0"}}, "a JetStream cluster needs routes"},
+		{"JetStream cluster with its own route", Config{Name: "a", JetStream: true, StoreDir: "/nonexistent", Cluster: ClusterConfig{Listen: "127.0.0.1:6222", Routes: []string{"nats-route://127.0.0.1:6222"}}}, ""},
 		{"in-process cluster", Config{DontListen: true, Cluster: ClusterConfig{Listen: "127.0.0.1:0"}}, "cannot join"},
 	}
 	for _, tt := range tests {
