@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/worker"
@@ -82,7 +81,7 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
 // runNode runs a worker until ctx ends, then drains it.
 func (a *app) runNode(ctx context.Context, cfg worker.Config) error {
 	log := cfg.Logger
-	nc, err := a.connect(ctx, "fabric-node", log, nats.RetryOnFailedConnect(true))
+	nc, err := a.connect(ctx, "fabric-node", log, nodeConnOptions(cfg.HeartbeatInterval)...)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
