@@ -41,6 +41,9 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
   fabric-node --server nats://hub:4222 --name builder --slots 8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := nodeSupported(); err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
 			if len(a.settings.Servers) == 0 {
 				return &exitError{code: ExitError, err: fmt.Errorf("node needs a NATS server: --server nats://HOST:4222 or FABRIC_SERVER (start one with `fabric serve`)")}
 			}

@@ -99,6 +99,9 @@ func isLoopback(host string) bool {
 
 // startLocalNode runs a worker for this machine against the hub, in process.
 func (a *app) startLocalNode(h *hub.Hub, log interface{ Info(string, ...any) }) (func(), error) {
+	if err := nodeSupported(); err != nil {
+		return nil, err
+	}
 	nc, err := nats.Connect("", h.InProcess(), nats.Name("fabric-node (hub)"))
 	if err != nil {
 		return nil, err

@@ -105,6 +105,9 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger) (*session, erro
 
 // embed starts the in-process hub and local node.
 func (s *session) embed(a *app, log *slog.Logger) error {
+	if err := nodeSupported(); err != nil {
+		return fmt.Errorf("no --server or FABRIC_SERVER given, and the embedded local node cannot run: %w", err)
+	}
 	h, err := hub.Start(hub.Config{DontListen: true, Logger: log})
 	if err != nil {
 		return err
