@@ -69,6 +69,8 @@ func newNodeRoot(stdio *IO) *cobra.Command {
 	cmd := app.nodeCommand()
 	cmd.Use = "fabric-node"
 	cmd.Version = Version
+	// As for fabric: execute prints the error once, without the usage.
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	app.addGlobalFlags(cmd)
 	return cmd
 }
