@@ -45,7 +45,7 @@ Then on each machine: fabric node --server nats://HUB:4222`,
 			if err := os.MkdirAll(store, 0o700); err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("state directory: %w", err)}
 			}
-			hcfg := hub.Config{Listen: listen, JetStream: true, StoreDir: store, Logger: log}
+			hcfg := hub.Config{Listen: listen, JetStream: true, StoreDir: store, Logger: log, PingInterval: hub.ServePingInterval}
 			if err := join.apply(cmd, a.io.lookup(), insecure, &hcfg); err != nil {
 				return &exitError{code: ExitError, err: err}
 			}

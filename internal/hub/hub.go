@@ -3,6 +3,7 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,10 @@ const DefaultMaxPayload = 8 << 20
 // DefaultListen is where a hub listens unless told otherwise: loopback only,
 // NATS's standard port.
 const DefaultListen = "127.0.0.1:4222"
+
+// ServePingInterval is the PingInterval of a long-lived hub (fabric serve):
+// a vanished client is dropped within 20 to 30 seconds.
+const ServePingInterval = 10 * time.Second
 
 // ReadyTimeout bounds how long Start waits for the server to accept clients.
 const ReadyTimeout = 10 * time.Second
@@ -51,6 +56,12 @@ type Config struct {
 	StoreDir string
 	// MaxPayload is the largest message accepted; zero means DefaultMaxPayload.
 	MaxPayload int32
+	// PingInterval is how often the server pings each client; a client
+	// that leaves two pings unanswered is dropped with its subscriptions.
+	// Zero means NATS's default (2 minutes), under which a client whose
+	// machine vanished (power, cable, sleep) keeps its subscriptions, and
+	// a share of its queue group's messages, for up to 6 minutes.
+	PingInterval time.Duration
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -72,7 +83,9 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	lg := newLogger(cfg.Logger)
-	srv.SetLoggerV2(lg, false, false, false)
+	// The server's debug lines (clients connecting and closing, with why)
+	// only when asked for: it does not even format them otherwise.
+	srv.SetLoggerV2(lg, lg.l.Enabled(context.Background(), slog.LevelDebug), false, false)
 	go srv.Start()
 	if err := waitReady(srv, lg); err != nil {
 		srv.Shutdown()
@@ -131,6 +144,9 @@ func (cfg Config) options() (*server.Options, error) {
 		DontListen: cfg.DontListen,
 		NoSigs:     true, // the process owns its signals, not the embedded server
 		NoLog:      cfg.Logger == nil,
+	}
+	if cfg.PingInterval > 0 {
+		opts.PingInterval, opts.MaxPingsOut = cfg.PingInterval, 2
 	}
 	if err := cfg.applyJoin(opts); err != nil {
 		return nil, err
