@@ -32,7 +32,12 @@ func TestSyncWaitsForASlowFirstAnswer(t *testing.T) {
 	// the quiet period with nothing.
 	const quiet = 50 * time.Millisecond
 	go func() {
-		reply := <-answer
+		var reply string
+		select {
+		case reply = <-answer:
+		case <-t.Context().Done():
+			return
+		}
 		time.Sleep(6 * quiet) // the slow network being simulated, not a synchronisation
 		msg, _ := wire.NewMsg(reply, hb("far", "1", wire.StateReady))
 		node.PublishMsg(msg)
