@@ -29,9 +29,15 @@ under FABRIC_STATE_DIR) that nodes and front ends connect to. It listens on
 loopback unless told otherwise; listening beyond loopback is refused unless
 --insecure is given.
 
-Then on each machine: fabric node --server nats://HUB:4222`,
+Then on each machine: fabric node --server nats://HUB:4222
+
+Several hubs form a NATS cluster (--cluster-listen, --routes: give every
+server the same route list, its own included), or a hub joins a larger NATS
+system as a leaf node (--leaf-remote); clients then take all the URLs.`,
 		Example: `  fabric serve
-  fabric serve --listen 127.0.0.1:4222 --with-node`,
+  fabric serve --listen 127.0.0.1:4222 --with-node
+  fabric serve --server-name hub1 --cluster-listen 127.0.0.1:6222 \
+    --routes nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("listen") {

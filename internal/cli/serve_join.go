@@ -30,7 +30,7 @@ func (j *joinFlags) add(cmd *cobra.Command) {
 	f.StringVar(&j.serverName, "server-name", "", "this server's name, unique in the cluster and stable across restarts (env FABRIC_SERVER_NAME; default: the hostname as a token when clustering)")
 	f.StringVar(&j.clusterName, "cluster-name", "", "NATS cluster to join, the same on every server (env FABRIC_CLUSTER_NAME; default fabric)")
 	f.StringVar(&j.clusterListen, "cluster-listen", "", "host:port to accept routes from the other servers on, usually port 6222 (env FABRIC_CLUSTER_LISTEN)")
-	f.StringSliceVar(&j.routes, "routes", nil, "route URLs of other servers, comma-separated: nats-route://HOST:6222 (env FABRIC_ROUTES)")
+	f.StringSliceVar(&j.routes, "routes", nil, "route URLs of the cluster's servers, this one's included, comma-separated: nats-route://HOST:6222 (env FABRIC_ROUTES)")
 	f.StringVar(&j.leafListen, "leaf-listen", "", "host:port to accept leaf node connections on, usually port 7422 (env FABRIC_LEAF_LISTEN)")
 	f.StringSliceVar(&j.leafRemotes, "leaf-remote", nil, "join a larger NATS system as a leaf node: its URLs, comma-separated: nats-leaf://HOST:7422 (env FABRIC_LEAF_REMOTES)")
 }
