@@ -205,6 +205,9 @@ func (s *session) dial(ctx context.Context, a *app, log *slog.Logger, mode sessi
 // embedOneShot starts an in-process hub (no TCP listener, no store) and a
 // local node.
 func (s *session) embedOneShot(a *app, log *slog.Logger) error {
+	if err := nodeSupported(); err != nil {
+		return fmt.Errorf("no --server or FABRIC_SERVER given, and the embedded local node cannot run: %w", err)
+	}
 	h, err := hub.Start(hub.Config{DontListen: true, Logger: log})
 	if err != nil {
 		return err
