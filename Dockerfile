@@ -39,7 +39,9 @@ CMD ["/bin/sh", "-c", "install -d -m 700 -o fabric -g fabric /home/fabric/.ssh &
 FROM alpine:${ALPINE_VERSION} AS runtime
 RUN apk add --no-cache bash ca-certificates tini && \
     adduser -D -u 10001 -h /home/fabric -s /bin/bash fabric && \
-    install -d -m 700 -o fabric -g fabric /home/fabric/.ssh
+    install -d -m 700 -o fabric -g fabric /home/fabric/.ssh && \
+    # compose's auth volume takes this directory's owner when first created.
+    install -d -m 700 -o fabric -g fabric /auth
 COPY --from=build /out/fabric /out/fabric-node /usr/local/bin/
 USER fabric
 WORKDIR /home/fabric

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/cli"
 	"github.com/fabric-run/fabric/internal/config"
 )
@@ -273,7 +274,7 @@ func hostPath(s service, inContainer string) (string, bool) {
 
 // TestComposeNATSCluster: three NATS servers, from the official image, whose
 // configuration (as nats-server reads it) forms one cluster with JetStream
-// on, and a placeholder where the security work puts authentication.
+// on, with the users and permissions fabric init writes (the auth volume).
 func TestComposeNATSCluster(t *testing.T) {
 	c := readCompose(t)
 	var servers []string
@@ -286,14 +287,29 @@ func TestComposeNATSCluster(t *testing.T) {
 	if len(servers) != 3 {
 		t.Fatalf("NATS servers %v, want 3", servers)
 	}
+	// The servers' configuration directory, with what the compose "auth"
+	// service writes into the auth volume mounted in it.
+	etc := t.TempDir()
+	if _, err := auth.Init(filepath.Join(etc, "auth"), auth.InitOptions{Server: "nats://nats1:4222"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range servers {
 		s := c.Services[name]
 		conf, ok := hostPath(s, flagValue(s.Command, "--config"))
 		if !ok {
 			t.Fatalf("service %s: its --config file %q is not mounted from the repository", name, flagValue(s.Command, "--config"))
 		}
+		if !slices.Contains(s.Volumes, "auth:/etc/nats/auth:ro") {
+			t.Errorf("service %s: the auth volume is not mounted beside its configuration", name)
+		}
 		t.Setenv("SERVER_NAME", s.Environment["SERVER_NAME"])
-		opts, err := server.ProcessConfigFile(conf)
+		b, _ := os.ReadFile(conf)
+		if !bytes.Contains(b, []byte("include auth/nats-auth.conf")) {
+			t.Fatalf("%s: does not include the roles fabric init writes", conf)
+		}
+		local := filepath.Join(etc, "fabric.conf")
+		os.WriteFile(local, b, 0o600)
+		opts, err := server.ProcessConfigFile(local)
 		if err != nil {
 			t.Fatalf("service %s: %s: %v", name, conf, err)
 		}
@@ -312,9 +328,8 @@ func TestComposeNATSCluster(t *testing.T) {
 		if opts.MaxPayload < 8<<20 {
 			t.Errorf("service %s: max_payload %d, want 8 MB like the embedded hub", name, opts.MaxPayload)
 		}
-		b, _ := os.ReadFile(conf)
-		if !bytes.Contains(b, []byte("# auth: filled by fabric init (see README Security)")) {
-			t.Errorf("%s: no auth placeholder for the security work", conf)
+		if len(opts.Nkeys) != 3 {
+			t.Errorf("service %s: %d nkey users, want the three roles", name, len(opts.Nkeys))
 		}
 	}
 }
