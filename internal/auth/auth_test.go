@@ -277,3 +277,57 @@ func TestClientOptionsConflicts(t *testing.T) {
 		t.Errorf("missing seed err = %v", err)
 	}
 }
+
+// TestNATSConfForAStandaloneServer: the roles rendered for nats-server's own
+// configuration are what a real nats-server enforces.
+func TestNATSConfForAStandaloneServer(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Init(dir, InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "server.conf")
+	os.WriteFile(conf, []byte("include nats-auth.conf\n"), 0o600)
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatalf("nats-server cannot read it: %v", err)
+	}
+	if len(opts.Nkeys) != 3 {
+		t.Fatalf("%d nkey users, want 3", len(opts.Nkeys))
+	}
+	opts.Port, opts.Host, opts.NoSigs = -1, "127.0.0.1", true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	defer ns.Shutdown()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("not ready")
+	}
+	var violation = make(chan error, 1)
+	node, err := nats.Connect(ns.ClientURL(), func() nats.Option {
+		o, _ := nats.NkeyOptionFromSeed(filepath.Join(dir, "node.nk"))
+		return o
+	}(), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case violation <- err:
+		default:
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	node.Publish("fabric.task.linux.amd64.any", []byte("x"))
+	select {
+	case err := <-violation:
+		if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the node role published a task on a standalone nats-server")
+	}
+	if _, err := nats.Connect(ns.ClientURL()); err == nil {
+		t.Fatal("anonymous client connected")
+	}
+}

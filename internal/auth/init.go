@@ -11,7 +11,13 @@ import (
 
 	"github.com/nats-io/nkeys"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fabric-run/fabric/subjects"
 )
+
+// DefaultBucket is the task record bucket the permissions name; it is the
+// tasks package's default (which auth does not import).
+const DefaultBucket = "fabric-tasks"
 
 // InitOptions shape `fabric init`.
 type InitOptions struct {
@@ -90,6 +96,11 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		return nil, err
 	}
 	w.file("hub-auth.yaml", append([]byte("# fabric serve --auth hub-auth.yaml (written by fabric init)\n"), b...))
+	conf, err := hub.NATSConf(subjects.Default(), DefaultBucket)
+	if err != nil {
+		return nil, err
+	}
+	w.file("nats-auth.conf", []byte(conf))
 	for _, role := range []string{RoleFrontend, RoleNode, RoleAdmin} {
 		w.file(role+".env", []byte("# source this on a "+role+" machine (written by fabric init)\n"+strings.Join(env[role], "\n")+"\n"))
 	}

@@ -63,12 +63,19 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 
 // RunNode runs the worker on its own (the fabric-node program).
 func RunNode(ctx context.Context, args []string, stdio IO) int {
-	app := &app{io: &stdio}
+	return execute(ctx, newNodeRoot(&stdio), args, stdio)
+}
+
+// newNodeRoot is the fabric-node program's command: `node` on its own.
+func newNodeRoot(stdio *IO) *cobra.Command {
+	app := &app{io: stdio}
 	cmd := app.nodeCommand()
 	cmd.Use = "fabric-node"
 	cmd.Version = Version
+	// As for fabric: execute prints the error once, without the usage.
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	app.addGlobalFlags(cmd)
-	return execute(ctx, cmd, args, stdio)
+	return cmd
 }
 
 func execute(ctx context.Context, cmd *cobra.Command, args []string, stdio IO) int {

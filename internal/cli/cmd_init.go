@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -12,9 +13,10 @@ import (
 
 func (a *app) initCommand() *cobra.Command {
 	var (
-		dir    string
-		o      auth.InitOptions
-		server string
+		dir       string
+		o         auth.InitOptions
+		server    string
+		ifMissing bool
 	)
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -26,6 +28,7 @@ func (a *app) initCommand() *cobra.Command {
                                   end may publish tasks and cancels; a node may only
                                   take tasks and publish heartbeats, output, replies
                                   and results; admin may do anything (nats CLI)
+  nats-auth.conf                  the same for a standalone nats-server (include it)
   signing.nk, trusted.pub         the key front ends sign tasks with, and the public
                                   key nodes trust (they then run nothing unsigned)
   ca.pem, hub-cert.pem, ...       with --tls: a CA and the hub's certificate for
@@ -42,6 +45,12 @@ front ends source frontend.env.`,
 				dir = filepath.Join(a.settings.StateDir, "auth")
 			}
 			o.Server = server
+			if ifMissing {
+				if _, err := os.Stat(filepath.Join(dir, "hub-auth.yaml")); err == nil {
+					fmt.Fprintf(a.io.Stdout, "%s already holds a setup; left as it is\n", dir)
+					return nil
+				}
+			}
 			res, err := auth.Init(dir, o)
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
@@ -64,5 +73,6 @@ front ends source frontend.env.`,
 	f.BoolVar(&o.MTLS, "mtls", false, "also make client certificates and have the hub require them (implies --tls)")
 	f.StringSliceVar(&o.Hosts, "hosts", nil, "names and addresses the hub certificate is for (localhost and 127.0.0.1 are always in)")
 	f.BoolVar(&o.Force, "force", false, "overwrite an existing setup")
+	f.BoolVar(&ifMissing, "if-missing", false, "do nothing if the directory already holds a setup (for provisioning)")
 	return cmd
 }

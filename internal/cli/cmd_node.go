@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/worker"
@@ -42,6 +41,9 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
   fabric-node --server nats://hub:4222 --name builder --slots 8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := nodeSupported(); err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
 			if len(a.settings.Servers) == 0 {
 				return &exitError{code: ExitError, err: fmt.Errorf("node needs a NATS server: --server nats://HOST:4222 or FABRIC_SERVER (start one with `fabric serve`)")}
 			}
@@ -85,7 +87,7 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
 // runNode runs a worker until ctx ends, then drains it.
 func (a *app) runNode(ctx context.Context, cfg worker.Config) error {
 	log := cfg.Logger
-	nc, err := a.connect(a.settings.Servers, "fabric-node", log, nats.RetryOnFailedConnect(true))
+	nc, err := a.connect(a.settings.Servers, "fabric-node", log, nodeConnOptions(cfg.HeartbeatInterval)...)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}

@@ -30,6 +30,7 @@ func (a *app) serveCommand() *cobra.Command {
 		withNode bool
 		idleExit time.Duration
 		authFile string
+		join     joinFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -45,9 +46,15 @@ this machine use it with no FABRIC_SERVER set. (fabric submit and fabric mcp
 start one in the background, with --with-node and --idle-exit, when none
 runs.) Only one hub may own a state directory.
 
-Then on each machine: fabric node --server nats://HUB:4222`,
+Then on each machine: fabric node --server nats://HUB:4222
+
+Several hubs form a NATS cluster (--cluster-listen, --routes: give every
+server the same route list, its own included), or a hub joins a larger NATS
+system as a leaf node (--leaf-remote); clients then take all the URLs.`,
 		Example: `  fabric serve
-  fabric serve --listen 127.0.0.1:4222 --with-node`,
+  fabric serve --listen 127.0.0.1:4222 --with-node
+  fabric serve --server-name hub1 --cluster-listen 127.0.0.1:6222 \
+    --routes nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("listen") {
@@ -66,7 +73,11 @@ Then on each machine: fabric node --server nats://HUB:4222`,
 					return &exitError{code: ExitError, err: err}
 				}
 			}
-			return a.serve(cmd.Context(), listen, withNode, idleExit, hf)
+			hcfg := hub.Config{Listen: listen, PingInterval: hub.ServePingInterval}
+			if err := join.apply(cmd, a.io.lookup(), insecure, &hcfg); err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			return a.serve(cmd.Context(), hcfg, withNode, idleExit, hf, join)
 		},
 	}
 	f := cmd.Flags()
@@ -74,11 +85,14 @@ Then on each machine: fabric node --server nats://HUB:4222`,
 	f.BoolVar(&insecure, "insecure", false, "allow listening beyond loopback without authentication")
 	f.BoolVar(&withNode, "with-node", false, "also run a node for this machine in the same process")
 	f.StringVar(&authFile, "auth", "", "the hub's users, roles and TLS, from fabric init (env FABRIC_AUTH_FILE)")
+	join.add(cmd)
 	f.DurationVar(&idleExit, "idle-exit", 0, "exit after this long with no client but its own node and no task running (0: never)")
 	return cmd
 }
 
-func (a *app) serve(ctx context.Context, listen string, withNode bool, idleExit time.Duration, hf *auth.HubFile) error {
+// serve runs the hub cfg (its listener and joins set) with the local store,
+// auth and, optionally, a node, until ctx ends or it idles out.
+func (a *app) serve(ctx context.Context, cfg hub.Config, withNode bool, idleExit time.Duration, hf *auth.HubFile, join joinFlags) error {
 	log := a.daemonLogger()
 	lh := a.localHub()
 	lock, err := lh.Acquire()
@@ -94,7 +108,7 @@ func (a *app) serve(ctx context.Context, listen string, withNode bool, idleExit 
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	cfg := hub.Config{Listen: listen, JetStream: true, StoreDir: lh.Store(), Logger: log}
+	cfg.JetStream, cfg.StoreDir, cfg.Logger = true, lh.Store(), log
 	if hf != nil {
 		pub, _ := self.PublicKey()
 		cfg.Configure = func(o *server.Options) error {
@@ -125,6 +139,7 @@ func (a *app) serve(ctx context.Context, listen string, withNode bool, idleExit 
 	}
 	defer lh.Withdraw(os.Getpid())
 	fmt.Fprintf(a.io.Stderr, "fabric: hub listening on %s (store %s)\n", h.ClientURL(), lh.Store())
+	join.report(a.io.Stderr, h)
 	if idleExit <= 0 {
 		<-ctx.Done()
 	} else {
@@ -186,6 +201,9 @@ func isLoopback(host string) bool {
 // startLocalNode runs a worker for this machine against the hub, in
 // process, with the given credentials.
 func (a *app) startLocalNode(h *hub.Hub, log *slog.Logger, creds ...nats.Option) (*worker.Worker, func(), error) {
+	if err := nodeSupported(); err != nil {
+		return nil, nil, err
+	}
 	nc, err := nats.Connect("", append([]nats.Option{h.InProcess(), nats.Name("fabric-node (hub)")}, creds...)...)
 	if err != nil {
 		return nil, nil, err

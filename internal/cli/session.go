@@ -156,7 +156,7 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 	if s.node != nil {
 		s.fe.Registry().Observe(s.node.Heartbeat())
 	}
-	if s.store, err = tasks.Open(ctx, s.nc, tasks.Config{MaxAge: a.settings.RecordTTL, Logger: log}); err != nil {
+	if s.store, err = a.openStore(ctx, s.nc, log, mode); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -165,6 +165,21 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 		return nil, err
 	}
 	return s, nil
+}
+
+// openStore opens the task records. When the server's JetStream does not
+// answer (a cluster that lost its quorum, say), commands that run tasks go
+// on with records in memory, saying so; readers of records fail.
+func (a *app) openStore(ctx context.Context, nc *nats.Conn, log *slog.Logger, mode sessionMode) (tasks.Store, error) {
+	cfg := tasks.Config{MaxAge: a.settings.RecordTTL, Logger: log}
+	octx, cancel := context.WithTimeout(ctx, a.settings.StatusTimeout)
+	defer cancel()
+	store, err := tasks.Open(octx, nc, cfg)
+	if err == nil || mode == modeReader || ctx.Err() != nil {
+		return store, err
+	}
+	log.Warn("task records kept in this process only: the server's JetStream did not answer", "err", err)
+	return tasks.NewMemory(cfg), nil
 }
 
 // dial sets s.nc (and what it embeds) for mode.
@@ -205,6 +220,9 @@ func (s *session) dial(ctx context.Context, a *app, log *slog.Logger, mode sessi
 // embedOneShot starts an in-process hub (no TCP listener, no store) and a
 // local node.
 func (s *session) embedOneShot(a *app, log *slog.Logger) error {
+	if err := nodeSupported(); err != nil {
+		return fmt.Errorf("no --server or FABRIC_SERVER given, and the embedded local node cannot run: %w", err)
+	}
 	h, err := hub.Start(hub.Config{DontListen: true, Logger: log})
 	if err != nil {
 		return err

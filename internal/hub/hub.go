@@ -3,11 +3,11 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -23,6 +23,10 @@ const DefaultMaxPayload = 8 << 20
 // NATS's standard port.
 const DefaultListen = "127.0.0.1:4222"
 
+// ServePingInterval is the PingInterval of a long-lived hub (fabric serve):
+// a vanished client is dropped within 20 to 30 seconds.
+const ServePingInterval = 10 * time.Second
+
 // ReadyTimeout bounds how long Start waits for the server to accept clients.
 const ReadyTimeout = 10 * time.Second
 
@@ -32,8 +36,16 @@ type Config struct {
 	// Listen is host:port to listen on. Empty means 127.0.0.1 on a random
 	// port; port 0 also means random.
 	Listen string
-	// Name is the server's name (unique within a NATS cluster).
+	// Name is the server's name, which must be unique within a NATS
+	// cluster or leaf node system (JetStream tells its peers apart by it)
+	// and should stay the same across restarts. Empty means the server's
+	// generated id, which changes on every start.
 	Name string
+	// Cluster makes the hub one server of a NATS cluster (routes).
+	Cluster ClusterConfig
+	// Leaf connects the hub to a larger NATS system as a leaf node, or
+	// accepts leaf nodes.
+	Leaf LeafConfig
 	// DontListen serves in-process clients only (InProcess), with no TCP
 	// listener at all: for a one-shot embedded fabric.
 	DontListen bool
@@ -44,6 +56,12 @@ type Config struct {
 	StoreDir string
 	// MaxPayload is the largest message accepted; zero means DefaultMaxPayload.
 	MaxPayload int32
+	// PingInterval is how often the server pings each client; a client
+	// that leaves two pings unanswered is dropped with its subscriptions.
+	// Zero means NATS's default (2 minutes), under which a client whose
+	// machine vanished (power, cable, sleep) keeps its subscriptions, and
+	// a share of its queue group's messages, for up to 6 minutes.
+	PingInterval time.Duration
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 	// Configure, if set, adjusts the server options last (authentication,
@@ -68,7 +86,9 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	lg := newLogger(cfg.Logger)
-	srv.SetLoggerV2(lg, false, false, false)
+	// The server's debug lines (clients connecting and closing, with why)
+	// only when asked for: it does not even format them otherwise.
+	srv.SetLoggerV2(lg, lg.l.Enabled(context.Background(), slog.LevelDebug), false, false)
 	go srv.Start()
 	if err := waitReady(srv, lg); err != nil {
 		srv.Shutdown()
@@ -101,20 +121,14 @@ func waitReady(srv *server.Server, lg *logger) error {
 func (cfg Config) options() (*server.Options, error) {
 	host, port := "127.0.0.1", server.RANDOM_PORT
 	if cfg.Listen != "" {
-		h, p, err := net.SplitHostPort(cfg.Listen)
+		h, n, err := hostPort("listen", cfg.Listen)
 		if err != nil {
-			return nil, fmt.Errorf("hub: listen address %q: %w", cfg.Listen, err)
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 || n > 65535 {
-			return nil, fmt.Errorf("hub: listen address %q: bad port", cfg.Listen)
+			return nil, err
 		}
 		if h != "" {
 			host = h
 		}
-		if n != 0 {
-			port = n
-		}
+		port = n
 	}
 	if cfg.JetStream && cfg.StoreDir == "" {
 		return nil, errors.New("hub: JetStream needs a store directory")
@@ -133,6 +147,12 @@ func (cfg Config) options() (*server.Options, error) {
 		DontListen: cfg.DontListen,
 		NoSigs:     true, // the process owns its signals, not the embedded server
 		NoLog:      cfg.Logger == nil,
+	}
+	if cfg.PingInterval > 0 {
+		opts.PingInterval, opts.MaxPingsOut = cfg.PingInterval, 2
+	}
+	if err := cfg.applyJoin(opts); err != nil {
+		return nil, err
 	}
 	if cfg.Configure != nil {
 		if err := cfg.Configure(opts); err != nil {

@@ -107,3 +107,42 @@ func TestDontListenServesInProcessOnly(t *testing.T) {
 		t.Fatalf("listening on %v", h.Addr())
 	}
 }
+
+// TestDeadClientIsDropped: a client that stops answering pings (its machine
+// vanished) is dropped after two intervals, and its subscriptions with it.
+func TestDeadClientIsDropped(t *testing.T) {
+	h, err := Start(Config{PingInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c, err := net.Dial("tcp", h.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A client that connects and subscribes, then goes silent: it reads
+	// (so the server's writes succeed) but never answers PING.
+	if _, err := c.Write([]byte("CONNECT {\"verbose\":false}\r\nSUB x 1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("server still holds a client that answers no pings after 5 s")
+			}
+			break // closed by the server
+		}
+	}
+	t.Logf("silent client dropped after %s", time.Since(start).Round(time.Millisecond))
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Server().NumClients() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients still registered after the silent one's connection closed", h.Server().NumClients())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -143,7 +143,9 @@ func (r *Registry) Start() error {
 // Sync pings every node and takes in the answers until quiet passes with no
 // new one, or ctx ends. It returns how many nodes answered. A front end calls
 // it once at start so it sees the cluster at once rather than after an
-// interval.
+// interval. The quiet period starts at the first answer: before it, nodes
+// may be a slow network away, and only ctx bounds the wait, unless NATS says
+// at once that no node is subscribed at all.
 func (r *Registry) Sync(ctx context.Context, quiet time.Duration) (int, error) {
 	if r.nc == nil {
 		return 0, errors.New("registry: no NATS connection")
@@ -163,17 +165,20 @@ func (r *Registry) Sync(ctx context.Context, quiet time.Duration) (int, error) {
 	}
 	n := 0
 	t := time.NewTimer(quiet)
+	t.Stop()
 	defer t.Stop()
+	var quietDone <-chan time.Time // armed by the first answer
 	for {
 		select {
 		case m := <-ch:
 			if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-				continue // no node at all
+				return n, nil // no node at all: no answer is coming
 			}
 			r.onMsg(m)
 			n++
 			t.Reset(quiet)
-		case <-t.C:
+			quietDone = t.C
+		case <-quietDone:
 			return n, nil
 		case <-ctx.Done():
 			return n, ctx.Err()

@@ -1,0 +1,186 @@
+package hub_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/hub"
+	"github.com/fabric-run/fabric/internal/load"
+	"github.com/fabric-run/fabric/internal/registry"
+	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
+)
+
+// TestTwoHubsFailOver joins two embedded hubs into one NATS system, as a
+// cluster (routes) and as a hub with a leaf node; puts a node on each and a
+// front end on the first; checks that tasks cross from one server to the
+// other; stops the first server; and checks that every client, connected
+// with both URLs, moves to the second and that routing works again.
+func TestTwoHubsFailOver(t *testing.T) {
+	tests := []struct {
+		name  string
+		start func(t *testing.T) (first, second *hub.Hub)
+	}{
+		{"cluster", func(t *testing.T) (*hub.Hub, *hub.Hub) {
+			a := startHub(t, hub.Config{Name: "a", Cluster: hub.ClusterConfig{Name: "test", Listen: "127.0.0.1:0"}})
+			b := startHub(t, hub.Config{Name: "b", Cluster: hub.ClusterConfig{
+				Name: "test", Listen: "127.0.0.1:0", Routes: []string{"nats-route://" + a.ClusterAddr().String()},
+			}})
+			waitFor(t, "the route between a and b", func() bool {
+				return a.Server().NumRoutes() > 0 && b.Server().NumRoutes() > 0
+			})
+			return a, b
+		}},
+		{"leaf", func(t *testing.T) (*hub.Hub, *hub.Hub) {
+			system := startHub(t, hub.Config{Name: "system", Leaf: hub.LeafConfig{Listen: "127.0.0.1:0"}})
+			leaf := startHub(t, hub.Config{Name: "leaf", Leaf: hub.LeafConfig{Remotes: []string{"nats-leaf://" + system.LeafAddr()}}})
+			waitFor(t, "the leaf connection", func() bool {
+				return system.Server().NumLeafNodes() > 0 && leaf.Server().NumLeafNodes() > 0
+			})
+			// The leaf is the first server: the one that stops.
+			return leaf, system
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first, second := tt.start(t)
+			urls := []string{first.ClientURL(), second.ClientURL()}
+			reversed := []string{second.ClientURL(), first.ClientURL()}
+
+			ncFE := connect(t, urls)
+			nc1 := connect(t, urls)
+			nc2 := connect(t, reversed)
+			startWorker(t, nc1, "n1")
+			startWorker(t, nc2, "n2")
+			fe, err := frontend.New(ncFE, frontend.Config{AckTimeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fe.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(fe.Close)
+
+			for nc, want := range map[*nats.Conn]string{ncFE: first.Name(), nc1: first.Name(), nc2: second.Name()} {
+				if got := nc.ConnectedServerName(); got != want {
+					t.Fatalf("client %s connected to %q, want %q", nc.Opts.Name, got, want)
+				}
+			}
+			waitReady(t, fe, time.Time{}, "n1", "n2")
+			runOn(t, fe, "n1") // same server
+			runOn(t, fe, "n2") // across servers
+
+			first.Close()
+			stopped := time.Now()
+			waitFor(t, "the clients of the stopped server to reconnect to the other", func() bool {
+				return ncFE.IsConnected() && ncFE.ConnectedServerName() == second.Name() &&
+					nc1.IsConnected() && nc1.ConnectedServerName() == second.Name()
+			})
+			// A heartbeat sent after the failover follows the node's
+			// re-subscriptions on its new connection.
+			waitReady(t, fe, stopped, "n1", "n2")
+			runOn(t, fe, "n1")
+			runOn(t, fe, "n2")
+		})
+	}
+}
+
+func startHub(t *testing.T, cfg hub.Config) *hub.Hub {
+	t.Helper()
+	h, err := hub.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// connect connects a long-lived client to servers in the order given, as
+// fabric-node does: reconnecting forever, quickly.
+func connect(t *testing.T, urls []string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(strings.Join(urls, ","),
+		nats.Name(t.Name()),
+		nats.DontRandomize(),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(50*time.Millisecond),
+		nats.ReconnectJitter(10*time.Millisecond, 10*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func startWorker(t *testing.T, nc *nats.Conn, name string) {
+	t.Helper()
+	w, err := worker.New(nc, worker.Config{
+		Name: name, NoDetect: true, Slots: 2, Load: load.Fixed{CPUs: 2},
+		// Short enough that a node silent through the failover is seen
+		// stale at once, long enough that a loaded -race run keeps
+		// live nodes ready.
+		HeartbeatInterval: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+}
+
+// waitReady waits until the front end sees every named node ready, with a
+// heartbeat that arrived after since.
+func waitReady(t *testing.T, fe *frontend.Frontend, since time.Time, names ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := fe.Registry().WaitFor(ctx, func(ns []registry.Node) bool {
+		ready := map[string]bool{}
+		for _, n := range ns {
+			ready[n.Node] = n.Health == registry.HealthReady && n.Seen.After(since)
+		}
+		for _, name := range names {
+			if !ready[name] {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("nodes %v not all ready: %+v", names, fe.Registry().Snapshot())
+	}
+}
+
+// runOn runs a command on node and checks it ran there.
+func runOn(t *testing.T, fe *frontend.Frontend, node string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := fe.Run(ctx, frontend.Request{Command: "echo ran-on-" + node, Requires: wire.Requirements{Node: node}}, frontend.Hooks{})
+	if err != nil {
+		t.Fatalf("run on %s: %v", node, err)
+	}
+	if out.Node != node || out.Result.Error != wire.ErrNone || out.Result.Stdout != "ran-on-"+node+"\n" {
+		t.Fatalf("run on %s: ran on %s: %+v", node, out.Node, out.Result)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
