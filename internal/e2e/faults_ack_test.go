@@ -55,8 +55,8 @@ func TestStalledNodeTasksGoElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fe.Close()
-	waitHealth(t, ctx, fe.Registry(), "stalled", registry.HealthReady)
-	waitHealth(t, ctx, fe.Registry(), "spare", registry.HealthReady)
+	waitNodeHealth(t, ctx, fe.Registry(), "stalled", registry.HealthReady)
+	waitNodeHealth(t, ctx, fe.Registry(), "spare", registry.HealthReady)
 
 	procs["stalled"].signal(syscall.SIGSTOP)
 	t.Cleanup(func() { procs["stalled"].signal(syscall.SIGCONT) })
@@ -90,7 +90,7 @@ func TestStalledNodeTasksGoElsewhere(t *testing.T) {
 	procs["stalled"].signal(syscall.SIGCONT)
 	declined := regexp.MustCompile(`msg="task declined" .*id=(\w+) status=\w+`)
 	started := regexp.MustCompile(`msg="task cancelled" .*id=(\w+)`)
-	eventually(t, 20*time.Second, "the resumed node deals with every late task", func() bool {
+	eventually(t, "the resumed node deals with every late task", func() bool {
 		o := procs["stalled"].output()
 		return len(declined.FindAllString(o, -1))+len(started.FindAllString(o, -1)) >= n ||
 			len(fileLines(t, filepath.Join(homes["stalled"], "runs"))) > 0

@@ -20,36 +20,6 @@ import (
 // does not make a live node miss three in a row.
 const faultHeartbeat = 300 * time.Millisecond
 
-// eventually polls cond every 20 ms until it holds, failing the test with
-// what after within.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// nodeStates returns each node `fabric nodes --json` lists, with its state.
-func nodeStates(t *testing.T, env []string) map[string]string {
-	t.Helper()
-	out, errOut, code := fabric(t, env, "nodes", "--json")
-	var v struct {
-		Nodes []struct{ ID, State string }
-	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 0 {
-		t.Fatalf("fabric nodes: code %d, %v: %s %s", code, err, out, errOut)
-	}
-	states := map[string]string{}
-	for _, n := range v.Nodes {
-		states[n.ID] = n.State
-	}
-	return states
-}
-
 // taskStatus is what `fabric status --json` says of a task.
 type taskStatus struct {
 	State  string

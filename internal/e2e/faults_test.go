@@ -70,7 +70,7 @@ func TestSubmittedTaskNodeKilled(t *testing.T) {
 			t.Fatalf("submit %d: exit %d, %q %q", i, code, out, errOut)
 		}
 		ids = append(ids, strings.TrimSpace(out))
-		eventually(t, 10*time.Second, "the task writes its pid", func() bool { return len(fileLines(t, pidFile)) == 1 })
+		eventually(t, "the task writes its pid", func() bool { return len(fileLines(t, pidFile)) == 1 })
 		killGroupLater(t, fileLines(t, pidFile)[0])
 	}
 
@@ -221,13 +221,13 @@ func TestPartitionedNode(t *testing.T) {
 	if _, err := reg.Sync(ctx, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	waitHealth(t, ctx, reg, "frozen", registry.HealthReady)
-	waitHealth(t, ctx, reg, "other", registry.HealthReady)
+	waitNodeHealth(t, ctx, reg, "frozen", registry.HealthReady)
+	waitNodeHealth(t, ctx, reg, "other", registry.HealthReady)
 
 	frozen.signal(syscall.SIGSTOP)
 	stopped := time.Now()
 	t.Cleanup(func() { frozen.signal(syscall.SIGCONT) })
-	waitHealth(t, ctx, reg, "frozen", registry.HealthStale)
+	waitNodeHealth(t, ctx, reg, "frozen", registry.HealthStale)
 	t.Logf("frozen node stale for a watching front end %s after SIGSTOP (heartbeat %s)", time.Since(stopped).Round(time.Millisecond), faultHeartbeat)
 	if n, _ := reg.Get("other"); n.Health != registry.HealthReady {
 		t.Fatalf("other node is %s while frozen is stopped", n.Health)
@@ -249,17 +249,17 @@ func TestPartitionedNode(t *testing.T) {
 
 	frozen.signal(syscall.SIGCONT)
 	resumed := time.Now()
-	waitHealth(t, ctx, reg, "frozen", registry.HealthReady)
+	waitNodeHealth(t, ctx, reg, "frozen", registry.HealthReady)
 	t.Logf("frozen node ready again %s after SIGCONT", time.Since(resumed).Round(time.Millisecond))
-	eventually(t, 10*time.Second, "fabric nodes lists frozen ready", func() bool { return nodeStates(t, srv)["frozen"] == "ready" })
+	eventually(t, "fabric nodes lists frozen ready", func() bool { return nodeStates(t, srv)["frozen"] == "ready" })
 	out, errOut, code := fabric(t, srv, "run", "--node", "frozen", "--", "echo back")
 	if code != 0 || out != "back\n" {
 		t.Fatalf("run on frozen after SIGCONT: exit %d, %q %q", code, out, errOut)
 	}
 }
 
-// waitHealth waits until reg sees node in health h.
-func waitHealth(t *testing.T, ctx context.Context, reg *registry.Registry, node string, h registry.Health) {
+// waitNodeHealth waits until reg sees node in health h.
+func waitNodeHealth(t *testing.T, ctx context.Context, reg *registry.Registry, node string, h registry.Health) {
 	t.Helper()
 	err := reg.WaitFor(ctx, func(nodes []registry.Node) bool {
 		for _, n := range nodes {
