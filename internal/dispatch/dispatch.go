@@ -210,6 +210,8 @@ func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, reply
 	}
 	msg.Reply = reply
 	wire.SetAckBy(msg, d.ackBy(t.Node))
+	offer := in.token
+	wire.SetOffer(msg, offer)
 	if err := d.nc.PublishMsg(msg); err != nil {
 		return nil, nil, declined{text: "publish: " + err.Error(), final: errors.Is(err, nats.ErrMaxPayload)}, nil
 	}
@@ -246,10 +248,10 @@ func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, reply
 		case <-timer.C:
 			// The task may yet arrive late at the node: cancel it there
 			// first, so it can never run as well as on the next node.
-			d.sendCancel(t.Node, task.ID, "no ack in time; the task went elsewhere")
+			d.sendCancel(t.Node, task.ID, offer, "no ack in time; the task went elsewhere")
 			return nil, nil, declined{text: fmt.Sprintf("no ack within %s", d.cfg.AckTimeout)}, nil
 		case <-ctx.Done():
-			d.sendCancel(t.Node, task.ID, "submitter gave up")
+			d.sendCancel(t.Node, task.ID, offer, "submitter gave up")
 			return nil, nil, declined{}, ctx.Err()
 		}
 	}
@@ -334,7 +336,7 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 			return lostResult(task, t.Node, wire.ErrNodeLost, fmt.Sprintf("no result from node %s within the task's timeout plus %s", t.Node, d.cfg.ResultGrace))
 		case <-done:
 			done = nil
-			d.sendCancel(t.Node, task.ID, "cancelled by the submitter")
+			d.sendCancel(t.Node, task.ID, "", "cancelled by the submitter")
 			tm := time.NewTimer(d.cfg.CancelGrace)
 			defer tm.Stop()
 			cancelWait = tm.C
@@ -377,12 +379,14 @@ func (d *Dispatcher) Cancel(ctx context.Context, node, id, reason string) error 
 	return nil
 }
 
-func (d *Dispatcher) sendCancel(node, id, reason string) {
+// sendCancel cancels task id on node: only the given offer of it, when
+// offer is not empty.
+func (d *Dispatcher) sendCancel(node, id, offer, reason string) {
 	subj, err := d.subj.Cancel(node)
 	if err != nil {
 		return
 	}
-	msg, err := wire.NewMsg(subj, &wire.Cancel{ID: id, Reason: reason})
+	msg, err := wire.NewMsg(subj, &wire.Cancel{ID: id, Reason: reason, Offer: offer})
 	if err == nil {
 		err = d.nc.PublishMsg(msg)
 	}

@@ -25,6 +25,7 @@ type mux struct {
 }
 
 type inbox struct {
+	token string // unique: also names the offer the inbox answers for
 	reply string
 	ch    chan *nats.Msg
 	done  chan struct{}
@@ -46,7 +47,7 @@ func newMux(nc *nats.Conn) (*mux, error) {
 // open returns a new reply subject and its inbox.
 func (m *mux) open() (string, *inbox) {
 	token := nuid.Next()
-	in := &inbox{reply: m.prefix + token, ch: make(chan *nats.Msg, inboxDepth), done: make(chan struct{})}
+	in := &inbox{token: token, reply: m.prefix + token, ch: make(chan *nats.Msg, inboxDepth), done: make(chan struct{})}
 	m.mu.Lock()
 	m.inboxes[token] = in
 	m.mu.Unlock()

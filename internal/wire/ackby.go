@@ -47,3 +47,24 @@ func AckBy(msg *nats.Msg) (by time.Time, ok bool) {
 	}
 	return time.Unix(0, n), true
 }
+
+// HeaderOffer names one offer of a task to one node (a front end may offer a
+// task to the same node again later, after busy). A cancel that names the
+// offer (Cancel.Offer) stops only that offer: a later one still runs.
+const HeaderOffer = "Fabric-Offer"
+
+// SetOffer sets msg's offer token.
+func SetOffer(msg *nats.Msg, token string) {
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	msg.Header[HeaderOffer] = []string{token}
+}
+
+// Offer returns msg's offer token, "" if it has none.
+func Offer(msg *nats.Msg) string {
+	if msg.Header == nil {
+		return ""
+	}
+	return msg.Header.Get(HeaderOffer)
+}

@@ -287,6 +287,9 @@ type Cancel struct {
 	V      int    `msgpack:"v" json:"v,omitempty"`
 	ID     string `msgpack:"id" json:"id"`
 	Reason string `msgpack:"reason,omitempty" json:"reason,omitempty"`
+	// Offer, if set, cancels only that offer of the task (HeaderOffer): a
+	// front end gave up on it, and may offer the task here again.
+	Offer string `msgpack:"offer,omitempty" json:"offer,omitempty"`
 }
 
 // Kind implements Message.

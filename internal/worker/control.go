@@ -130,8 +130,11 @@ func (w *Worker) handleCancel(req micro.Request) {
 	}
 	w.mu.Lock()
 	j := w.running[c.ID]
+	if j != nil && c.Offer != "" && j.offer != c.Offer {
+		j = nil // a cancel of an earlier offer: the task running came in a later one
+	}
 	if j == nil {
-		w.rememberCancelLocked(c.ID)
+		w.rememberCancelLocked(tombstone{c.ID, c.Offer})
 	}
 	w.mu.Unlock()
 	if j == nil {
@@ -155,8 +158,12 @@ func (w *Worker) handleCancel(req micro.Request) {
 // and the cancel may be handled before the task itself.
 const cancelMemory = time.Minute
 
+// tombstone is a cancel that came before its task: of one offer of it, or of
+// every offer when offer is "".
+type tombstone struct{ id, offer string }
+
 // rememberCancelLocked notes a cancel for an unknown task. w.mu is held.
-func (w *Worker) rememberCancelLocked(id string) {
+func (w *Worker) rememberCancelLocked(id tombstone) {
 	now := time.Now()
 	for k, at := range w.tombstones {
 		if now.Sub(at) > cancelMemory {
@@ -168,11 +175,15 @@ func (w *Worker) rememberCancelLocked(id string) {
 	}
 }
 
-// cancelledEarly reports whether a cancel for id arrived before the task.
-// w.mu is held.
-func (w *Worker) cancelledEarly(id string) bool {
-	at, ok := w.tombstones[id]
-	return ok && time.Since(at) <= cancelMemory
+// cancelledEarly reports whether a cancel for task id, in this offer or in
+// every offer, arrived before the task. w.mu is held.
+func (w *Worker) cancelledEarly(id, offer string) bool {
+	for _, k := range []tombstone{{id, offer}, {id, ""}} {
+		if at, ok := w.tombstones[k]; ok && time.Since(at) <= cancelMemory {
+			return true
+		}
+	}
+	return false
 }
 
 // taskIDsLocked lists the running tasks, sorted. w.mu is held.

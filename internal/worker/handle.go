@@ -58,7 +58,7 @@ func (w *Worker) handleTask(req micro.Request) {
 			return
 		}
 	}
-	j, status, reason := w.admit(task)
+	j, status, reason := w.admit(task, wire.Offer(msg))
 	if j == nil {
 		kind := wire.ErrBusy
 		switch status {
@@ -77,7 +77,7 @@ func (w *Worker) handleTask(req micro.Request) {
 }
 
 // admit reserves a slot for task, or says why not.
-func (w *Worker) admit(task *wire.Task) (*job, wire.AckStatus, string) {
+func (w *Worker) admit(task *wire.Task, offer string) (*job, wire.AckStatus, string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
@@ -87,7 +87,7 @@ func (w *Worker) admit(task *wire.Task) (*job, wire.AckStatus, string) {
 		return nil, wire.AckBusy, fmt.Sprintf("node %s is busy: %d of %d slots taken", w.cfg.Name, len(w.running), w.cfg.Slots)
 	case w.running[task.ID] != nil:
 		return nil, wire.AckRejected, "task " + task.ID + " is already running on node " + w.cfg.Name
-	case w.cancelledEarly(task.ID):
+	case w.cancelledEarly(task.ID, offer):
 		return nil, wire.AckRejected, "task " + task.ID + " was cancelled before it started"
 	}
 	if v := w.cfg.Verifier; v != nil {
@@ -96,7 +96,7 @@ func (w *Worker) admit(task *wire.Task) (*job, wire.AckStatus, string) {
 		}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	j := &job{task: task, ctx: ctx, cancel: cancel}
+	j := &job{task: task, offer: offer, ctx: ctx, cancel: cancel}
 	w.running[task.ID] = j
 	w.jobs.Add(1)
 	return j, wire.AckAccepted, ""

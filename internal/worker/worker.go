@@ -112,8 +112,9 @@ type Worker struct {
 	mu      sync.Mutex
 	state   string
 	running map[string]*job
-	// tombstones are cancels that arrived for tasks not (yet) running.
-	tombstones map[string]time.Time
+	// tombstones are cancels that arrived for tasks not (yet) running,
+	// by task id and offer ("" for a cancel of every offer).
+	tombstones map[tombstone]time.Time
 	sample     load.Sample
 	svc        micro.Service
 	draining   bool
@@ -130,6 +131,7 @@ type Worker struct {
 // job is a task being run.
 type job struct {
 	task   *wire.Task
+	offer  string // the front end's offer the task came in (wire.HeaderOffer)
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 }
@@ -160,7 +162,7 @@ func New(nc *nats.Conn, cfg Config) (*Worker, error) {
 		log:        cfg.Logger.With("node", cfg.Name),
 		state:      wire.StateReady,
 		running:    map[string]*job{},
-		tombstones: map[string]time.Time{},
+		tombstones: map[tombstone]time.Time{},
 		ctx:        ctx,
 		cancel:     cancel,
 		kick:       make(chan struct{}, 1),

@@ -562,3 +562,34 @@ func TestOutputToStreamsForFollowers(t *testing.T) {
 		t.Fatalf("followed %q", got)
 	}
 }
+
+// TestEarlyCancelStopsOnlyItsOffer: a front end that gave up on one offer of
+// a task cancels that offer; a later offer of the same task still runs.
+func TestEarlyCancelStopsOnlyItsOffer(t *testing.T) {
+	h := startHub(t)
+	startWorker(t, h, Config{})
+	nc := connect(t, h)
+	cancel, _ := wire.NewMsg("fabric.cancel.n1", &wire.Cancel{ID: "t", Offer: "first"})
+	if reply, err := nc.RequestMsg(cancel, 5*time.Second); err != nil || !strings.Contains(string(reply.Data), "no task t") {
+		t.Fatalf("cancel before the task: %v", err)
+	}
+	offer := func(token string) wire.Ack {
+		msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "t", Command: "true"})
+		wire.SetOffer(msg, token)
+		reply, err := nc.RequestMsg(msg, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a wire.Ack
+		if err := wire.Decode(reply, &a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if a := offer("first"); a.Status != wire.AckRejected || !strings.Contains(a.Reason, "cancelled before it started") {
+		t.Fatalf("the cancelled offer: %+v", a)
+	}
+	if a := offer("second"); a.Status != wire.AckAccepted {
+		t.Fatalf("a later offer: %+v", a)
+	}
+}
