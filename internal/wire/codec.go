@@ -142,7 +142,10 @@ func Decode(msg *nats.Msg, m Message) error {
 		return fmt.Errorf("%w: no %s body", ErrEmpty, m.Kind())
 	}
 	if FormatOf(msg) == FormatMsgpack {
-		if err := msgpack.Unmarshal(msg.Data, m); err != nil {
+		if err := checkStructure(msg.Data); err != nil {
+			return fmt.Errorf("%w: %s is not valid msgpack: %v", ErrMalformed, m.Kind(), err)
+		}
+		if err := unmarshalMsgpack(msg.Data, m); err != nil {
 			return fmt.Errorf("%w: %s is not valid msgpack: %v", ErrMalformed, m.Kind(), err)
 		}
 	} else if err := json.Unmarshal(msg.Data, m); err != nil {
@@ -186,15 +189,28 @@ func DecodeTask(msg *nats.Msg, maxBytes int) (*Task, Format, error) {
 	return t, f, nil
 }
 
-func checkVersion(m Message) error {
-	v := m.version()
+func checkVersion(m Message) error { return checkV(m.Kind(), m.version()) }
+
+func checkV(kind Kind, v int) error {
 	if v > Version {
-		return fmt.Errorf("%w: %s version %d, this build speaks up to %d", ErrUnknownVersion, m.Kind(), v, Version)
+		return fmt.Errorf("%w: %s version %d, this build speaks up to %d", ErrUnknownVersion, kind, v, Version)
 	}
 	if v < 0 {
-		return fmt.Errorf("%w: %s version %d", ErrMalformed, m.Kind(), v)
+		return fmt.Errorf("%w: %s version %d", ErrMalformed, kind, v)
 	}
 	return nil
+}
+
+// unmarshalMsgpack is msgpack.Unmarshal, with a panic of the decoder (it
+// panics on nil for a time.Time field) turned into an error: a malformed
+// message must never crash the process that receives it.
+func unmarshalMsgpack(data []byte, v any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("msgpack decoder: %v", p)
+		}
+	}()
+	return msgpack.Unmarshal(data, v)
 }
 
 // Encoder encodes msgpack messages into one reused buffer, for hot paths
