@@ -23,22 +23,49 @@ type watch struct {
 func (r *Registry) WatchLost(node, instance string) (lost <-chan string, stop func()) {
 	w := &watch{node: node, instance: instance, lost: make(chan string, 1)}
 	r.mu.Lock()
-	r.watchers[w] = struct{}{}
+	ws := r.watchers[node]
+	if ws == nil { // dropped when its last watch stops
+		ws = map[*watch]struct{}{}
+		r.watchers[node] = ws
+	}
+	ws[w] = struct{}{}
 	r.checkLocked(w, r.cfg.Now())
 	r.mu.Unlock()
 	return w.lost, func() {
 		r.mu.Lock()
-		delete(r.watchers, w)
+		// A node's set is dropped only when empty, so while w is
+		// registered its set is the current one.
+		if ws := r.watchers[node]; ws != nil {
+			delete(ws, w)
+			if len(ws) == 0 {
+				delete(r.watchers, node)
+			}
+		}
 		r.mu.Unlock()
 	}
 }
 
-// notifyLocked wakes Changed waiters and checks watches. r.mu is held.
-func (r *Registry) notifyLocked(now time.Time) {
-	close(r.changed)
-	r.changed = make(chan struct{})
-	for w := range r.watchers {
-		r.checkLocked(w, now)
+// notifyLocked wakes Changed waiters and checks the watches of node (all
+// watches if node is empty). r.mu is held.
+func (r *Registry) notifyLocked(now time.Time, node string) {
+	if r.taken.Swap(false) {
+		close(r.changed)
+		r.changed = make(chan struct{})
+	}
+	if node != "" {
+		for w := range r.watchers[node] {
+			r.checkLocked(w, now)
+		}
+		return
+	}
+	r.checkAllLocked(now)
+}
+
+func (r *Registry) checkAllLocked(now time.Time) {
+	for _, ws := range r.watchers {
+		for w := range ws {
+			r.checkLocked(w, now)
+		}
 	}
 }
 
@@ -84,6 +111,7 @@ func (r *Registry) reaper(ctx context.Context) {
 			silent := now.Sub(n.Seen)
 			if silent > r.cfg.GoneAfter {
 				delete(r.nodes, id)
+				r.tab.Remove(id)
 				delete(stale, id)
 				r.log.Info("node forgotten", "node", id, "silent", silent.Round(time.Second))
 				changed = true
@@ -99,11 +127,9 @@ func (r *Registry) reaper(ctx context.Context) {
 			}
 		}
 		if changed {
-			r.notifyLocked(now)
+			r.notifyLocked(now, "")
 		} else {
-			for w := range r.watchers {
-				r.checkLocked(w, now)
-			}
+			r.checkAllLocked(now)
 		}
 		r.mu.Unlock()
 	}
