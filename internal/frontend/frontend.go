@@ -147,16 +147,10 @@ func (f *Frontend) Local() string {
 	if f.cfg.Local != "" {
 		return f.cfg.Local
 	}
-	local := ""
-	for _, n := range f.reg.Snapshot() {
-		if n.Hostname == f.hostname {
-			if local != "" {
-				return "" // several nodes on this machine: none is "the" local one
-			}
-			local = n.Node
-		}
+	if id, n := f.reg.OnHost(f.hostname); n == 1 {
+		return id
 	}
-	return local
+	return "" // none, or several nodes on this machine: none is "the" local one
 }
 
 // Candidates returns the nodes as the router sees them.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fabric-run/fabric/internal/dispatch"
+	"github.com/fabric-run/fabric/internal/fleet"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
@@ -73,7 +74,20 @@ func (f *Frontend) Task(req Request) *wire.Task {
 
 // Plan decides where req would run, without running it.
 func (f *Frontend) Plan(req Request) (*router.Decision, error) {
-	return f.rt.Route(f.routeRequest(req), f.Candidates())
+	return f.route(f.routeRequest(req), false)
+}
+
+// route decides over the registry's compact node table (no copy of the
+// cluster per decision), placing (counting the task) if place.
+func (f *Frontend) route(req router.Request, place bool) (d *router.Decision, err error) {
+	f.reg.View(func(t *fleet.Table, now time.Time) {
+		if place {
+			d, err = f.rt.PlaceTable(req, t, now)
+		} else {
+			d, err = f.rt.RouteTable(req, t, now)
+		}
+	})
+	return d, err
 }
 
 func (f *Frontend) routeRequest(req Request) router.Request {
@@ -96,7 +110,7 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks dispatch.Hooks) (
 	rreq := f.routeRequest(req)
 	for {
 		freed, changed := f.freedChan(), f.reg.Changed()
-		d, err := f.rt.Place(rreq, f.Candidates())
+		d, err := f.route(rreq, true)
 		out.Decision = d
 		if err == nil {
 			task.Requires = d.Requires

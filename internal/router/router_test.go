@@ -3,9 +3,13 @@ package router
 import (
 	"errors"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fabric-run/fabric/internal/fleet"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -225,18 +229,102 @@ func TestScore(t *testing.T) {
 	}
 }
 
-func BenchmarkRoute10000(b *testing.B) {
+// cluster10000 is 10,000 linux nodes with make, loads in 13 steps (so many
+// tie), as candidates and as the registry's compact table.
+func cluster10000() ([]Candidate, *fleet.Table, time.Time) {
 	cands := make([]Candidate, 10000)
+	tab := fleet.New()
+	now := time.Now()
 	for i := range cands {
 		cands[i] = node("n"+strings.Repeat("x", i%7)+string(rune('a'+i%26)), "linux", "amd64", float64(i%13))
-		cands[i].ID += "-" + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
+		cands[i].ID += "-" + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26)) + strconv.Itoa(i)
+		c := cands[i]
+		tab.Update(&wire.Heartbeat{Node: c.ID, OS: c.OS, Arch: c.Arch, Capabilities: c.Capabilities, Load1: c.Load1,
+			CPUs: c.CPUs, Slots: c.Slots, State: wire.StateReady}, now, time.Minute)
 	}
+	return cands, tab, now
+}
+
+// reportQuantiles adds p50 and p99 of per-iteration times to a benchmark.
+func reportQuantiles(b *testing.B, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(ds[len(ds)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkRoute10000 is one placement decision over 10,000 nodes, the way
+// a front end decides: over the registry's compact table.
+func BenchmarkRoute10000(b *testing.B) {
+	_, tab, now := cluster10000()
 	r := New(Config{})
 	req := Request{Command: "make -j8", Batch: true}
+	var ds []time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
+		start := time.Now()
+		if _, err := r.RouteTable(req, tab, now); err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	reportQuantiles(b, ds)
+}
+
+// BenchmarkPlaceBatch10000 is a placement over 10,000 nodes while 2,000
+// tasks this front end placed are still running (the batch path).
+func BenchmarkPlaceBatch10000(b *testing.B) {
+	cands, tab, now := cluster10000()
+	r := New(Config{})
+	for i := range 2000 {
+		r.Acquire(cands[i*5].ID)
+	}
+	req := Request{Command: "make -j8", Batch: true}
+	var ds []time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		d, err := r.PlaceTable(req, tab, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Release(d.Order[0].ID)
+		ds = append(ds, time.Since(start))
+	}
+	reportQuantiles(b, ds)
+}
+
+// BenchmarkRouteSlice10000 is the same decision over a candidate list
+// (Route), the path before the compact table.
+func BenchmarkRouteSlice10000(b *testing.B) {
+	cands, _, _ := cluster10000()
+	r := New(Config{})
+	req := Request{Command: "make -j8", Batch: true}
+	var ds []time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
 		if _, err := r.Route(req, cands); err != nil {
 			b.Fatal(err)
 		}
+		ds = append(ds, time.Since(start))
+	}
+	reportQuantiles(b, ds)
+}
+
+// BenchmarkScore10000 is the score alone, over 10,000 table rows.
+func BenchmarkScore10000(b *testing.B) {
+	_, tab, _ := cluster10000()
+	rows := tab.Rows()
+	sum := 0.0
+	for b.Loop() {
+		for i := range rows {
+			sum += scoreOf(rows[i].Load, int(rows[i].Running), rows[i].SlotsF)
+		}
+	}
+	if sum < 0 {
+		b.Fatal(sum)
 	}
 }
