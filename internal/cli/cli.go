@@ -116,6 +116,7 @@ Environment variables (FABRIC_*) set defaults for flags; see the README.`,
 	}
 	a.addGlobalFlags(root)
 	root.AddCommand(a.runCommand(), a.nodesCommand(), a.serveCommand(), a.nodeCommand())
+	root.AddCommand(a.benchCommand())
 	return root
 }
 
