@@ -328,3 +328,31 @@ func BenchmarkScore10000(b *testing.B) {
 		b.Fatal(sum)
 	}
 }
+
+// BenchmarkInfer is the shell parse every placement starts with.
+func BenchmarkInfer(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Infer("make -j8"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRouteSmall is a placement over a small cluster: what a
+// front end spends per command beyond the scan.
+func BenchmarkRouteSmall(b *testing.B) {
+	tab := fleet.New()
+	now := time.Now()
+	for _, c := range threeNodes() {
+		tab.Update(&wire.Heartbeat{Node: c.ID, OS: c.OS, Arch: c.Arch, Capabilities: c.Capabilities, Load1: c.Load1,
+			CPUs: c.CPUs, Slots: c.Slots, State: wire.StateReady}, now, time.Minute)
+	}
+	r := New(Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.RouteTable(Request{Command: "true"}, tab, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
