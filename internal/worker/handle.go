@@ -88,7 +88,9 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 	task := j.task
 	var out runner.OutputFunc
 	if format == wire.FormatMsgpack && reply != "" {
-		out = newStreamer(w, task.ID, reply).write
+		s := newStreamer(w, task.ID, reply)
+		defer s.close()
+		out = s.write
 	}
 	timeout := task.Timeout.D()
 	if timeout <= 0 {
