@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sync"
@@ -21,9 +20,17 @@ import (
 // DefaultOutputLimit is how many bytes of each stream are kept by default.
 const DefaultOutputLimit = 1 << 20
 
-// readSize is the size of one read from a command's output pipe, and so the
-// largest piece handed to an OutputFunc.
-const readSize = 64 << 10
+// A command's output is read in pieces of minRead bytes at first; each read
+// that fills the buffer doubles it, up to maxRead, the largest piece handed
+// to an OutputFunc. A command printing a few lines costs a small buffer; one
+// streaming gigabytes gets large pieces (fewer messages on the bus) and, on
+// Linux, a larger pipe to fill them.
+const (
+	minRead = 16 << 10
+	maxRead = 256 << 10
+	// bigPipe is the pipe size asked for once output turns out large.
+	bigPipe = 1 << 20
+)
 
 // killGrace is how long output pipes may stay open after the process group
 // was killed (held by a process that left the group) before they are closed.
@@ -160,9 +167,9 @@ func stop(cmd *exec.Cmd, done <-chan struct{}, pipes ...*os.File) {
 	}
 }
 
-func pump(wg *sync.WaitGroup, r io.Reader, s wire.Stream, keep *capture.Buffer, out OutputFunc) {
+func pump(wg *sync.WaitGroup, r *os.File, s wire.Stream, keep *capture.Buffer, out OutputFunc) {
 	defer wg.Done()
-	buf := make([]byte, readSize)
+	buf := make([]byte, minRead)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
@@ -173,6 +180,12 @@ func pump(wg *sync.WaitGroup, r io.Reader, s wire.Stream, keep *capture.Buffer, 
 		}
 		if err != nil {
 			return
+		}
+		if n == len(buf) && len(buf) < maxRead {
+			if len(buf) == minRead {
+				growPipe(r, bigPipe)
+			}
+			buf = make([]byte, 2*len(buf))
 		}
 	}
 }
