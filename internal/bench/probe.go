@@ -32,6 +32,8 @@ type ProbeConfig struct {
 	// Settle is how long to wait, once every node is known, before
 	// measuring: past the joins.
 	Settle time.Duration
+	// Bytes is how much the raw publisher publishes.
+	Bytes int64
 }
 
 // probeResult is what the probe reports, as one JSON line.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 
 func (a *app) benchCommand() *cobra.Command {
 	var (
-		short  bool
-		asJSON bool
-		only   []string
+		short   bool
+		asJSON  bool
+		only    []string
+		profile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -34,6 +36,13 @@ run takes a few minutes; --short runs every scenario small, in seconds.`,
   fabric bench --only 1,latency`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if profile != "" {
+				stop, err := startCPUProfile(profile)
+				if err != nil {
+					return &exitError{code: ExitError, err: err}
+				}
+				defer stop()
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("bench: find this program: %w", err)}
@@ -60,8 +69,25 @@ run takes a few minutes; --short runs every scenario small, in seconds.`,
 	f.BoolVar(&short, "short", false, "run every scenario small (seconds in all): fewer runs, 200 tasks, 1,000 nodes, 64 MiB")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	f.StringSliceVar(&only, "only", nil, "run only these scenarios (numbers or names, comma-separated)")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile of this process (hub and front end) to `file`")
 	cmd.AddCommand(a.benchProbeCommand())
 	return cmd
+}
+
+// startCPUProfile profiles this process to path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // benchProbeCommand is what `fabric bench` starts as separate processes to
@@ -69,7 +95,7 @@ run takes a few minutes; --short runs every scenario small, in seconds.`,
 func (a *app) benchProbeCommand() *cobra.Command {
 	var cfg bench.ProbeConfig
 	cmd := &cobra.Command{
-		Use:    "probe registry|idle-frontend",
+		Use:    "probe registry|publish|idle-frontend",
 		Short:  "A process fabric bench measures (internal)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
@@ -79,6 +105,9 @@ func (a *app) benchProbeCommand() *cobra.Command {
 			case "registry":
 				cfg.Server = strings.Join(a.settings.Servers, ",") // --server
 				return bench.ProbeRegistry(ctx, cfg, a.io.Stdout)
+			case "publish":
+				cfg.Server = strings.Join(a.settings.Servers, ",")
+				return bench.ProbePublish(ctx, cfg, a.io.Stdout)
 			case "idle-frontend":
 				// What `fabric run` starts: embedded hub, local node, front end.
 				a.settings.Servers = nil
@@ -99,5 +128,6 @@ func (a *app) benchProbeCommand() *cobra.Command {
 	f.DurationVar(&cfg.Window, "window", 10*time.Second, "how long to measure")
 	f.IntVar(&cfg.Samples, "samples", 1000, "routing decisions to time")
 	f.DurationVar(&cfg.Settle, "settle", 2*time.Second, "how long to wait once every node is known")
+	f.Int64Var(&cfg.Bytes, "bytes", 1<<20, "bytes to publish")
 	return cmd
 }
