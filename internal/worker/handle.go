@@ -104,6 +104,7 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 		Env:         task.Env,
 		Timeout:     timeout,
 		OutputLimit: w.outputLimit(task),
+		Direct:      w.direct.Load(),
 	}, out)
 	res.ID, res.Node = task.ID, w.cfg.Name
 	w.log.Debug("task done", "id", task.ID, "exit", res.ExitCode, "error", res.Error, "duration", res.Duration.D())

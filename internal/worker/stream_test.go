@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -96,5 +97,32 @@ func TestStreamingWindowBoundsWhatIsInFlight(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no result")
+	}
+}
+
+// TestDirectPathTurnsOn: a node whose shell passes the check runs simple
+// commands directly a moment after start; ShellOnly keeps them in the
+// shell.
+func TestDirectPathTurnsOn(t *testing.T) {
+	if err := runner.DirectCheck(runner.DefaultShell()); err != nil {
+		t.Skip(err)
+	}
+	h := startHub(t)
+	w := startWorker(t, h, Config{})
+	shellOnly := startWorker(t, h, Config{Name: "n2", ShellOnly: true})
+	deadline := time.Now().Add(DirectCheckDelay + 10*time.Second)
+	for !w.Direct() {
+		if time.Now().After(deadline) {
+			t.Fatal("direct path not on")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	nc := connect(t, h)
+	res := request(t, nc, "fabric.task.linux.amd64.any.n1", []byte("sh -c 'echo $0 $1' zero one"))
+	if res.ExitCode != 0 || res.Stdout != "zero one\n" {
+		t.Fatalf("result %+v", res)
+	}
+	if shellOnly.Direct() {
+		t.Fatal("ShellOnly node runs commands directly")
 	}
 }
