@@ -11,6 +11,7 @@ import (
 	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // Latency targets of the issue: fabric's p50 and p99 over the baseline's.
@@ -38,13 +39,22 @@ func runLatency(ctx context.Context, e *env) ([]Result, error) {
 		return nil, err
 	}
 	shell := runner.DefaultShell()
+	// `true` is a shell builtin: the node runs it under its shell. The
+	// program true (by its path) is a simple command the node runs
+	// directly once its shell passed the check.
+	trueProg, err := exec.LookPath("true")
+	if err != nil {
+		return nil, fmt.Errorf("no true program: %w", err)
+	}
+	direct := waitDirect(ctx, c.workers[0])
 	raw, err := c.connect("raw responder")
 	if err != nil {
 		return nil, err
 	}
 	for subj, argv := range map[string][]string{
-		"bench.raw.sh":    {"/bin/sh", "-c", "true"},
-		"bench.raw.shell": {shell, "-c", "true"},
+		"bench.raw.sh":         {"/bin/sh", "-c", "true"},
+		"bench.raw.shell":      {shell, "-c", "true"},
+		"bench.raw.sh-program": {"/bin/sh", "-c", trueProg},
 	} {
 		if _, err := raw.Subscribe(subj, func(m *nats.Msg) {
 			reply := []byte("ok")
@@ -79,12 +89,14 @@ func runLatency(ctx context.Context, e *env) ([]Result, error) {
 		func() error { return runTrue(ctx, fe, "true") },
 		request("bench.raw.sh"),
 		request("bench.raw.shell"),
+		func() error { return runTrue(ctx, fe, trueProg) },
+		request("bench.raw.sh-program"),
 	}
 	times, err := interleave(ctx, ops, e.sizes.latencyWarm, e.sizes.latencyRuns)
 	if err != nil {
 		return nil, err
 	}
-	fab, sh, same := times[0], times[1], times[2]
+	fab, sh, same, prog, shProg := times[0], times[1], times[2], times[3], times[4]
 	fp50, fp99 := quantile(fab, 0.5), quantile(fab, 0.99)
 	target := fmt.Sprintf("p50 ≤ %.2f×, p99 ≤ %.1f×", latencyP50Target, latencyP99Target)
 	vs := func(measure, name string, base []time.Duration, notes string) Result {
@@ -101,6 +113,16 @@ func runLatency(ctx context.Context, e *env) ([]Result, error) {
 		vs("`true` vs raw NATS + exec "+shellName+" -c true", "raw "+shellName, same,
 			"same shell on both sides: what the fabric itself adds"),
 	}
+	p50, p99 := quantile(prog, 0.5), quantile(prog, 0.99)
+	b50, b99 := quantile(shProg, 0.5), quantile(shProg, 0.99)
+	r50, r99 := ratioOf(float64(p50), float64(b50)), ratioOf(float64(p99), float64(b99))
+	how := "the node runs it directly (its shell passed the check)"
+	if !direct {
+		how = "the direct path is off here (the shell did not pass the check): the node runs it under " + shell
+	}
+	out = append(out, Result{Measure: fmt.Sprintf("%s (a program) vs raw NATS + exec sh -c %s", trueProg, trueProg),
+		P50: p50, P99: p99, Baseline: &Baseline{Name: "raw sh", P50: b50, P99: b99}, Ratio: r50, RatioP99: r99,
+		Target: target, Status: verdict(r50 <= latencyP50Target && r99 <= latencyP99Target), Notes: how})
 	s50, s99 := quantile(same, 0.5), quantile(same, 0.99)
 	d50, d99 := quantile(sh, 0.5), quantile(sh, 0.99)
 	out = append(out, Result{Measure: "raw " + shellName + " -c true vs raw sh -c true", P50: s50, P99: s99,
@@ -108,6 +130,19 @@ func runLatency(ctx context.Context, e *env) ([]Result, error) {
 		RatioP99: ratioOf(float64(s99), float64(d99)), Status: StatusInfo,
 		Notes: "what the node's shell costs over /bin/sh, with no fabric at all"})
 	return out, nil
+}
+
+// waitDirect waits a little for an in-process node to turn its direct path
+// on, and says whether it did.
+func waitDirect(ctx context.Context, w *worker.Worker) bool {
+	if runner.DirectCheck(runner.DefaultShell()) != nil {
+		return false // it never will
+	}
+	deadline := time.Now().Add(worker.DirectCheckDelay + 5*time.Second)
+	for !w.Direct() && time.Now().Before(deadline) && ctx.Err() == nil {
+		_ = sleep(ctx, 50*time.Millisecond)
+	}
+	return w.Direct()
 }
 
 // runTrue runs command through the fabric and checks it exited 0.
