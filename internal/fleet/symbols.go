@@ -45,15 +45,14 @@ func (s *symbols) intern(name string) (int, bool) {
 }
 
 // CapSet is a set of capabilities as bits, one per interned capability.
-type CapSet [2]uint64
+type CapSet uint64
 
-// MaxCapBits is how many distinct capabilities a table holds as bits;
-// capabilities beyond them are compared as strings.
-const MaxCapBits = 128
+// MaxCapBits is how many distinct capabilities a table holds as bits (the
+// detected ones are about 35); capabilities beyond them are compared as
+// strings.
+const MaxCapBits = 64
 
-func (c *CapSet) add(bit int) { c[bit>>6] |= 1 << (bit & 63) }
+func (c *CapSet) add(bit int) { *c |= 1 << bit }
 
 // Has reports whether every capability of want is in c.
-func (c CapSet) Has(want CapSet) bool {
-	return c[0]&want[0] == want[0] && c[1]&want[1] == want[1]
-}
+func (c CapSet) Has(want CapSet) bool { return c&want == want }

@@ -11,6 +11,7 @@
 package fleet
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -48,18 +49,30 @@ func LoadIndex(cpuPercent, memPercent, load1 float64, cpus int) float64 {
 	return cpuPercent/100 + load1/float64(max(cpus, 1)) + 0.5*memPercent/100
 }
 
+// PerTask is what each running task adds to a node's placement score:
+// 2/slots (a node with one slot taken of two scores one more).
+func PerTask(slots int) float64 { return 2 / float64(max(slots, 1)) }
+
+// Score is a node's placement score, lower is better: its load index plus
+// perTask for each running task. The router scores with it, from a table
+// row or from a candidate, so both rank alike to the last bit.
+func Score(loadIndex float64, running int, perTask float64) float64 {
+	return loadIndex + float64(running)*perTask
+}
+
 // Row is what placement reads of a node for every decision. Rows are
-// fixed-size and contiguous (a cache line each).
+// small (40 bytes), fixed-size and contiguous: ten thousand fit in a
+// core's L2 cache.
 type Row struct {
 	// Caps are the node's capabilities that have a bit.
 	Caps CapSet
-	// Load is LoadIndex of the last heartbeat.
-	Load float64
-	// SlotsF is max(Slots, 1), for the score's running/slots.
-	SlotsF float64
-	// StaleAt is when the node goes stale if no heartbeat comes, in the
-	// table's time (Table.At).
-	StaleAt int64
+	// ReadyUntil is until when, in the table's time (Table.At), the node
+	// takes work: when it goes stale if no heartbeat comes, or never
+	// (math.MinInt64) while it is draining or leaving.
+	ReadyUntil int64
+	// Score is the node's placement score with the running tasks it
+	// reported: Load + Running·PerTask (the router's score function).
+	Score float64
 	// Running is the node's reported running tasks; Slots its slots.
 	Running, Slots int32
 	// Rank is the node's place in id order: comparing ranks compares ids
@@ -70,6 +83,18 @@ type Row struct {
 	State    State
 	// OddCaps is set when some capability has no bit: compare Info's list.
 	OddCaps bool
+}
+
+// Load is what placement reads of a node only when it must score it with
+// more running tasks than it reported (its own placements in flight).
+type Load struct {
+	// Index is LoadIndex of the last heartbeat.
+	Index float64
+	// PerTask is what each running task adds to the score: PerTask(Slots).
+	PerTask float64
+	// StaleAt is when the node goes stale if no heartbeat comes (table
+	// time), whatever its state.
+	StaleAt int64
 }
 
 // Info is the rest of what is known of a node: for reasons, decisions and
@@ -95,6 +120,7 @@ type Table struct {
 	epoch    time.Time
 	hasEpoch bool
 	rows     []Row
+	loads    []Load
 	info     []Info
 	index    map[string]int
 	// sorted are the ids in order; a row's Rank is its id's place here.
@@ -123,7 +149,8 @@ func New() *Table {
 }
 
 // At returns the table's time for now (nanoseconds since its epoch), the
-// scale of Row.StaleAt: a node is stale when At(now) > StaleAt.
+// scale of Row.ReadyUntil and Load.StaleAt: a node is stale when
+// At(now) > StaleAt.
 func (t *Table) At(now time.Time) int64 { return int64(now.Sub(t.epoch)) }
 
 // Len returns how many nodes the table holds.
@@ -131,6 +158,9 @@ func (t *Table) Len() int { return len(t.rows) }
 
 // Rows returns the rows, to read only, valid until the table changes.
 func (t *Table) Rows() []Row { return t.rows }
+
+// Load returns the load of row i, to read only.
+func (t *Table) Load(i int) *Load { return &t.loads[i] }
 
 // Info returns what is known of row i, to read only.
 func (t *Table) Info(i int) *Info { return &t.info[i] }
@@ -169,6 +199,7 @@ func (t *Table) Update(hb *wire.Heartbeat, seen time.Time, staleAfter time.Durat
 		i = len(t.rows)
 		t.index[hb.Node] = i
 		t.rows = append(t.rows, Row{Rank: t.rank(hb.Node)})
+		t.loads = append(t.loads, Load{})
 		t.info = append(t.info, Info{ID: hb.Node})
 	}
 	in := &t.info[i]
@@ -191,7 +222,7 @@ func (t *Table) Update(hb *wire.Heartbeat, seen time.Time, staleAfter time.Durat
 		row.Arch = t.sym(&t.arch, hb.Arch)
 	}
 	if !ok || !sameStrings(in.Capabilities, hb.Capabilities) {
-		row.Caps, row.OddCaps = CapSet{}, false
+		row.Caps, row.OddCaps = 0, false
 		for _, c := range hb.Capabilities {
 			if bit, ok := t.caps.intern(c); ok {
 				row.Caps.add(bit)
@@ -203,11 +234,17 @@ func (t *Table) Update(hb *wire.Heartbeat, seen time.Time, staleAfter time.Durat
 	*in = Info{ID: hb.Node, Hostname: hb.Hostname, Instance: hb.Instance, OS: hb.OS, Arch: hb.Arch,
 		Capabilities: hb.Capabilities, CPUPercent: hb.CPUPercent, MemPercent: hb.MemPercent,
 		Load1: hb.Load1, CPUs: hb.CPUs, Seen: seen}
-	row.Load = LoadIndex(hb.CPUPercent, hb.MemPercent, hb.Load1, hb.CPUs)
-	row.SlotsF = float64(max(hb.Slots, 1))
-	row.StaleAt = t.At(seen) + int64(staleAfter)
+	l := &t.loads[i]
+	l.Index = LoadIndex(hb.CPUPercent, hb.MemPercent, hb.Load1, hb.CPUs)
+	l.PerTask = PerTask(hb.Slots)
+	l.StaleAt = t.At(seen) + int64(staleAfter)
 	row.Running, row.Slots = clamp32(hb.Running), clamp32(hb.Slots)
+	row.Score = Score(l.Index, int(row.Running), l.PerTask)
 	row.State = stateOf(hb.State)
+	row.ReadyUntil = l.StaleAt
+	if row.State != StateReady {
+		row.ReadyUntil = math.MinInt64
+	}
 }
 
 func (t *Table) sym(s *symbols, name string) Sym {
@@ -231,11 +268,11 @@ func (t *Table) Remove(id string) {
 	t.unrank(t.rows[i].Rank)
 	last := len(t.rows) - 1
 	if i != last {
-		t.rows[i], t.info[i] = t.rows[last], t.info[last]
+		t.rows[i], t.loads[i], t.info[i] = t.rows[last], t.loads[last], t.info[last]
 		t.index[t.info[i].ID] = i
 	}
 	t.info[last] = Info{} // drop its references
-	t.rows, t.info = t.rows[:last], t.info[:last]
+	t.rows, t.loads, t.info = t.rows[:last], t.loads[:last], t.info[:last]
 	delete(t.index, id)
 }
 
@@ -350,9 +387,8 @@ func (t *Table) Match(q *Query, i int) bool {
 // Bits is the part of Match decided by bits and symbols; small enough to
 // inline in a scan. Where it holds and q.Odd(), MatchOdd decides.
 func (q *Query) Bits(row *Row, i int) bool {
-	return (q.node == -1 || q.node == i) && (q.os == NoSym || row.OS == q.os) &&
-		(q.arch == NoSym || row.Arch == q.arch) &&
-		row.Caps[0]&q.caps[0] == q.caps[0] && row.Caps[1]&q.caps[1] == q.caps[1]
+	return row.Caps&q.caps == q.caps && (q.os == NoSym || row.OS == q.os) &&
+		(q.arch == NoSym || row.Arch == q.arch) && (q.node == -1 || q.node == i)
 }
 
 // Odd reports whether the query has tokens only strings can decide.

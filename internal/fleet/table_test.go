@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -141,8 +142,23 @@ func TestTableStaleness(t *testing.T) {
 	t0 := time.Now()
 	tab.Update(beat("a", "h", "linux"), t0, 3*time.Second)
 	row := tab.Rows()[0]
-	if tab.At(t0.Add(3*time.Second)) > row.StaleAt || tab.At(t0.Add(3*time.Second+1)) <= row.StaleAt {
-		t.Fatalf("stale boundary wrong: StaleAt %d", row.StaleAt)
+	if tab.At(t0.Add(3*time.Second)) > row.ReadyUntil || tab.At(t0.Add(3*time.Second+1)) <= row.ReadyUntil {
+		t.Fatalf("stale boundary wrong: ReadyUntil %d", row.ReadyUntil)
+	}
+	if row.ReadyUntil != tab.Load(0).StaleAt {
+		t.Fatalf("ReadyUntil %d, StaleAt %d", row.ReadyUntil, tab.Load(0).StaleAt)
+	}
+	draining := beat("a", "h", "linux")
+	draining.State = wire.StateDraining
+	tab.Update(draining, t0, 3*time.Second)
+	if tab.At(t0) <= tab.Rows()[0].ReadyUntil {
+		t.Fatal("a draining node is ready")
+	}
+}
+
+func TestRowSize(t *testing.T) {
+	if s := unsafe.Sizeof(Row{}); s > 40 {
+		t.Errorf("Row is %d bytes; placement scans a row per node per decision, keep it small", s)
 	}
 }
 

@@ -121,6 +121,39 @@ type Router struct {
 	inflight map[string]int // tasks this front end placed and not yet finished, per node
 	// rowScratch is inflight by table row during a RouteTable, reused.
 	rowScratch []int32
+
+	inferMu sync.Mutex
+	// inferred caches Infer by command: agents and batches run the same
+	// commands again and again, and parsing is most of a small decision.
+	inferred map[string]inferred
+}
+
+// inferred is a cached Infer result.
+type inferred struct {
+	inf Inference
+	err error
+}
+
+// inferCache bounds the cache; when full it starts over.
+const inferCache = 512
+
+// infer is Infer, cached. The result's slices are the caller's own.
+func (r *Router) infer(command string) (Inference, error) {
+	r.inferMu.Lock()
+	c, ok := r.inferred[command]
+	r.inferMu.Unlock()
+	if !ok {
+		c.inf, c.err = Infer(command)
+		r.inferMu.Lock()
+		if r.inferred == nil || len(r.inferred) >= inferCache {
+			r.inferred = make(map[string]inferred, inferCache)
+		}
+		r.inferred[command] = c
+		r.inferMu.Unlock()
+	}
+	inf := c.inf
+	inf.Programs, inf.Capabilities = slices.Clone(inf.Programs), slices.Clone(inf.Capabilities)
+	return inf, c.err
 }
 
 // New returns a Router.
@@ -171,13 +204,7 @@ func (r *Router) Score(c Candidate) float64 {
 }
 
 func score(c *Candidate, running int) float64 {
-	return scoreOf(fleet.LoadIndex(c.CPUPercent, c.MemPercent, c.Load1, c.CPUs), running, float64(max(c.Slots, 1)))
-}
-
-// scoreOf adds the running tasks to a node's load index. Route and
-// RouteTable both score with it, so they rank alike to the last bit.
-func scoreOf(load float64, running int, slots float64) float64 {
-	return load + 2*float64(running)/slots
+	return fleet.Score(fleet.LoadIndex(c.CPUPercent, c.MemPercent, c.Load1, c.CPUs), running, fleet.PerTask(c.Slots))
 }
 
 // Route decides where req should run among cands.
@@ -194,7 +221,7 @@ func (r *Router) Place(req Request, cands []Candidate) (*Decision, error) {
 }
 
 func (r *Router) route(req Request, cands []Candidate, acquire bool) (*Decision, error) {
-	d, err := decide(req)
+	d, err := r.decide(req)
 	if err != nil {
 		return nil, err
 	}
@@ -246,10 +273,10 @@ func (r *Router) route(req Request, cands []Candidate, acquire bool) (*Decision,
 
 // decide works out what req needs: its explicit requirements plus what
 // the command itself says, normalised.
-func decide(req Request) (*Decision, error) {
+func (r *Router) decide(req Request) (*Decision, error) {
 	d := &Decision{Requires: req.Requires}
 	if req.Command != "" {
-		inf, err := Infer(req.Command)
+		inf, err := r.infer(req.Command)
 		if err == nil {
 			d.Inferred = inf
 			d.Requires = merge(req.Requires, inf)

@@ -29,23 +29,8 @@ func (r *Router) PlaceTable(req Request, t *fleet.Table, now time.Time) (*Decisi
 	return r.routeTable(req, t, now, true)
 }
 
-// Why a table row was skipped; the text is made only for the listed few.
-type skipKind uint8
-
-const (
-	skipMismatch skipKind = iota
-	skipNotReady
-	skipFull
-)
-
-type tableSkip struct {
-	i       int
-	kind    skipKind
-	running int
-}
-
 func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire bool) (*Decision, error) {
-	d, err := decide(req)
+	d, err := r.decide(req)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +44,7 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 		}
 	}
 	q := t.Compile(d.Requires)
+	odd := q.Odd()
 	localRow := -1
 	if req.Local != "" {
 		if i, ok := t.Index(req.Local); ok {
@@ -71,38 +57,38 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 	best := newTopK(nil) // ties by rank: id order
 	full, worst := false, pick{}
 	local := pick{i: -1}
-	var skipped [MaxSkipped]tableSkip
+	// The first skipped rows, to say why (worked out after the scan).
+	var skipped [MaxSkipped]int32
 	nSkipped, matched, available := 0, 0, 0
-	skip := func(s tableSkip) {
-		if nSkipped < MaxSkipped {
-			skipped[nSkipped] = s
-		}
-		nSkipped++
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	inflight := r.inflightRows(t)
+	defer r.clearInflightRows(inflight)
 	for i := range rows {
 		row := &rows[i]
-		if !q.Bits(row, i) || (q.Odd() && !t.MatchOdd(&q, i)) {
-			skip(tableSkip{i: i, kind: skipMismatch})
-			continue
-		}
-		if row.State != fleet.StateReady || nowNs > row.StaleAt {
-			skip(tableSkip{i: i, kind: skipNotReady})
+		if !q.Bits(row, i) || (odd && !t.MatchOdd(&q, i)) || nowNs > row.ReadyUntil {
+			if nSkipped < MaxSkipped {
+				skipped[nSkipped] = int32(i)
+			}
+			nSkipped++
 			continue
 		}
 		matched++
-		running := int(row.Running)
-		if inflight != nil && inflight[i] > 0 {
-			running = max(running, int(inflight[i]))
+		running, score := int(row.Running), row.Score
+		if inflight != nil && int(inflight[i]) > running {
+			running = int(inflight[i])
+			l := t.Load(i)
+			score = fleet.Score(l.Index, running, l.PerTask)
 		}
 		if running >= max(int(row.Slots), 1) {
-			skip(tableSkip{i: i, kind: skipFull, running: running})
+			if nSkipped < MaxSkipped {
+				skipped[nSkipped] = int32(i)
+			}
+			nSkipped++
 			continue
 		}
 		available++
-		p := pick{i: i, score: scoreOf(row.Load, running, row.SlotsF), rank: row.Rank}
+		p := pick{i: i, score: score, rank: row.Rank}
 		if i == localRow {
 			local = p
 		}
@@ -115,9 +101,8 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 			full, worst = true, best.best[MaxOrder-1]
 		}
 	}
-	r.clearInflightRows(t, inflight)
 
-	d.Skipped = skipReasons(t, skipped[:min(nSkipped, MaxSkipped)], d, now)
+	d.Skipped = skipReasons(t, &q, inflight, skipped[:min(nSkipped, MaxSkipped)], d, now)
 	d.SkippedTotal = nSkipped
 	if err := noneAvailable(d, matched, available, t.Len()); err != nil {
 		return d, err
@@ -150,35 +135,33 @@ func (r *Router) inflightRows(t *fleet.Table) []int32 {
 	return rows
 }
 
-func (r *Router) clearInflightRows(t *fleet.Table, rows []int32) {
-	if rows == nil {
-		return
-	}
-	for id := range r.inflight {
-		if i, ok := t.Index(id); ok {
-			rows[i] = 0
-		}
-	}
+func (r *Router) clearInflightRows(rows []int32) {
+	clear(rows) // a memclr of 4 bytes a row beats a map lookup per entry
 }
 
-// skipReasons turns the listed skips into reasons, sorted by id as Route
-// lists nodes it is given sorted.
-func skipReasons(t *fleet.Table, listed []tableSkip, d *Decision, now time.Time) []Skip {
+// skipReasons says why each listed row was skipped, sorted by id as Route
+// lists nodes it is given sorted. inflight is as during the scan.
+func skipReasons(t *fleet.Table, q *fleet.Query, inflight []int32, listed []int32, d *Decision, now time.Time) []Skip {
 	if len(listed) == 0 {
 		return nil
 	}
 	out := make([]Skip, len(listed))
-	for k, s := range listed {
-		in := t.Info(s.i)
+	for k, i32 := range listed {
+		i := int(i32)
+		row, in := &t.Rows()[i], t.Info(i)
 		var why string
-		switch s.kind {
-		case skipMismatch:
-			c := tableCandidate(t, s.i)
+		switch {
+		case !t.Match(q, i):
+			c := tableCandidate(t, i)
 			why = mismatch(&c, d.Requires)
-		case skipNotReady:
-			why = notReady(t, s.i, now)
-		case skipFull:
-			why = full(s.running, int(t.Rows()[s.i].Slots))
+		case t.At(now) > row.ReadyUntil:
+			why = notReady(t, i, now)
+		default:
+			running := int(row.Running)
+			if inflight != nil {
+				running = max(running, int(inflight[i]))
+			}
+			why = full(running, int(row.Slots))
 		}
 		out[k] = Skip{ID: in.ID, Why: why}
 	}
@@ -193,7 +176,7 @@ func notReady(t *fleet.Table, i int, now time.Time) string {
 	switch {
 	case row.State == fleet.StateLeaving:
 		return "has left"
-	case t.At(now) > row.StaleAt:
+	case t.At(now) > t.Load(i).StaleAt:
 		return fmt.Sprintf("is stale (last heartbeat %s ago)", now.Sub(in.Seen).Round(100*time.Millisecond))
 	case row.State == fleet.StateDraining:
 		return "is draining"
