@@ -14,9 +14,14 @@ import (
 	"github.com/fabric-run/fabric/subjects"
 )
 
-// retryBackoff bounds how long a placement waits between tries while every
-// matching node is busy (it also wakes on any heartbeat or freed slot).
-const retryBackoff = time.Second
+// While every matching node is busy, a placement waits in line (waiters):
+// a slot this front end frees wakes the first in line; the first also
+// looks again every headRetry (for slots freed elsewhere: other front
+// ends' tasks, new nodes), the others every retryBackoff.
+const (
+	retryBackoff = time.Second
+	headRetry    = 100 * time.Millisecond
+)
 
 // Request is a command to run on the cluster.
 type Request struct {
@@ -108,10 +113,22 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks dispatch.Hooks) (
 		}
 	}
 	rreq := f.routeRequest(req)
+	var w *waiter  // our place in line, once we wait
+	freed := false // what woke us was a slot freed (not a guess or a timer)
+	defer func() {
+		if w != nil {
+			f.waiting.leave(w)
+		}
+	}()
 	for {
-		freed, changed := f.freedChan(), f.reg.Changed()
 		d, err := f.route(rreq, true)
 		out.Decision = d
+		if err == nil && w != nil {
+			// Placed after waiting: out of line, and the next may fit too.
+			f.waiting.leave(w)
+			f.waiting.next(w, false)
+			w = nil
+		}
 		if err == nil {
 			task.Requires = d.Requires
 			disp, derr := f.dispatch(ctx, task, d, req.Detach, hooks)
@@ -124,11 +141,24 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks dispatch.Hooks) (
 		} else if !errors.Is(err, router.ErrAllBusy) || req.NoWait {
 			return out, err
 		}
+		if w == nil {
+			// Get in line, then look once more: a slot freed before we were
+			// in line woke nobody.
+			w = f.waiting.join()
+			continue
+		}
+		if freed {
+			f.waiting.next(w, true) // a freed slot we could not use
+		}
 		f.log.Debug("waiting for a free slot", "task", task.ID, "why", err)
-		t := time.NewTimer(retryBackoff)
+		wait := retryBackoff
+		if f.waiting.first(w) {
+			wait = headRetry
+		}
+		t := time.NewTimer(wait)
+		freed = false
 		select {
-		case <-freed:
-		case <-changed:
+		case freed = <-w.wake:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
