@@ -95,6 +95,10 @@ type Load struct {
 	// StaleAt is when the node goes stale if no heartbeat comes (table
 	// time), whatever its state.
 	StaleAt int64
+	// SeenAt is when the last heartbeat came (table time).
+	SeenAt int64
+	// Stale is the staleness the table's owner last recorded (MarkStale).
+	Stale bool
 }
 
 // Info is the rest of what is known of a node: for reasons, decisions and
@@ -237,7 +241,8 @@ func (t *Table) Update(hb *wire.Heartbeat, seen time.Time, staleAfter time.Durat
 	l := &t.loads[i]
 	l.Index = LoadIndex(hb.CPUPercent, hb.MemPercent, hb.Load1, hb.CPUs)
 	l.PerTask = PerTask(hb.Slots)
-	l.StaleAt = t.At(seen) + int64(staleAfter)
+	l.SeenAt = t.At(seen)
+	l.StaleAt = l.SeenAt + int64(staleAfter)
 	row.Running, row.Slots = clamp32(hb.Running), clamp32(hb.Slots)
 	row.Score = Score(l.Index, int(row.Running), l.PerTask)
 	row.State = stateOf(hb.State)
@@ -275,6 +280,27 @@ func (t *Table) Remove(id string) {
 	t.rows, t.loads, t.info = t.rows[:last], t.loads[:last], t.info[:last]
 	delete(t.index, id)
 }
+
+// Silent appends to flips the rows whose staleness at now differs from what
+// MarkStale last recorded, and to gone the ids of the nodes silent for
+// longer than goneAfter. It reads the table only: one pass over small
+// rows, cheap enough to run every 100 ms under a read lock.
+func (t *Table) Silent(now time.Time, goneAfter time.Duration, flips []int, gone []string) ([]int, []string) {
+	at := t.At(now)
+	for i := range t.loads {
+		l := &t.loads[i]
+		switch {
+		case at-l.SeenAt > int64(goneAfter):
+			gone = append(gone, t.info[i].ID)
+		case (at > l.StaleAt) != l.Stale:
+			flips = append(flips, i)
+		}
+	}
+	return flips, gone
+}
+
+// MarkStale records the staleness of row i (see Silent).
+func (t *Table) MarkStale(i int, stale bool) { t.loads[i].Stale = stale }
 
 // rank places a new id in id order, shifting the ranks after it, and
 // returns its rank. Joining costs O(nodes); it is rare beside heartbeats.

@@ -171,3 +171,26 @@ func TestTableUpdateAllocs(t *testing.T) {
 		t.Errorf("Update of a known node: %.0f allocations, want 0", a)
 	}
 }
+
+func TestTableSilent(t *testing.T) {
+	tab := New()
+	t0 := time.Now()
+	tab.Update(beat("a", "h", "linux"), t0, time.Second)
+	tab.Update(beat("b", "h", "linux"), t0.Add(5*time.Second), time.Second)
+	flips, gone := tab.Silent(t0.Add(500*time.Millisecond), time.Minute, nil, nil)
+	if len(flips) != 0 || len(gone) != 0 {
+		t.Fatalf("fresh: flips %v gone %v", flips, gone)
+	}
+	flips, _ = tab.Silent(t0.Add(2*time.Second), time.Minute, nil, nil)
+	if len(flips) != 1 || tab.Info(flips[0]).ID != "a" {
+		t.Fatalf("a stale: flips %v", flips)
+	}
+	tab.MarkStale(flips[0], true)
+	if flips, _ = tab.Silent(t0.Add(2*time.Second), time.Minute, nil, nil); len(flips) != 0 {
+		t.Fatalf("marked: flips %v", flips)
+	}
+	_, gone = tab.Silent(t0.Add(61*time.Second), time.Minute, nil, nil)
+	if !slices.Equal(gone, []string{"a"}) {
+		t.Fatalf("gone %v", gone)
+	}
+}
