@@ -55,6 +55,7 @@ func (e *exitError) Unwrap() error { return e.err }
 // Run runs the fabric command line with args (without the program name)
 // and returns the process exit code. ctx ends on SIGINT/SIGTERM.
 func Run(ctx context.Context, args []string, stdio IO) int {
+	tuneGC()
 	return execute(ctx, newRoot(&stdio), args, stdio)
 }
 
