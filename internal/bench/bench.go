@@ -164,6 +164,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Results = append(rep.Results, res...)
 	}
 	rep.Took = time.Since(start)
+	rep.Machine.Load1End = load1()
 	return rep, nil
 }
 
@@ -196,6 +197,6 @@ func sizesFor(short bool) sizes {
 		return sizes{latencyRuns: 20, latencyWarm: 3, tasks: 200, nodes: 1000, window: time.Second,
 			settle: 500 * time.Millisecond, routeSamples: 200, output: 64 << 20, rounds: 1}
 	}
-	return sizes{latencyRuns: 300, latencyWarm: 30, tasks: 2000, nodes: 10000, window: 20 * time.Second,
+	return sizes{latencyRuns: 500, latencyWarm: 30, tasks: 2000, nodes: 10000, window: 20 * time.Second,
 		settle: 5 * time.Second, routeSamples: 5000, output: 1 << 30, rounds: 2}
 }

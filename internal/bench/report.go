@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/load"
 	"github.com/shirou/gopsutil/v4/mem"
+
+	"github.com/fabric-run/fabric/internal/runner"
 )
 
 // Machine describes where a run happened.
@@ -24,6 +27,17 @@ type Machine struct {
 	Go       string `json:"go"`
 	Shell    string `json:"shell,omitempty"`
 	Hostname string `json:"hostname,omitempty"`
+	// Load1Start and Load1End are the machine's 1-minute load average when
+	// the run started and ended: other work skews every number.
+	Load1Start float64 `json:"load1_start"`
+	Load1End   float64 `json:"load1_end"`
+}
+
+func load1() float64 {
+	if a, err := load.Avg(); err == nil {
+		return a.Load1
+	}
+	return 0
 }
 
 func thisMachine() Machine {
@@ -35,6 +49,8 @@ func thisMachine() Machine {
 		m.MemoryMB = int64(v.Total >> 20)
 	}
 	m.Hostname, _ = os.Hostname()
+	m.Shell = runner.DefaultShell()
+	m.Load1Start = load1()
 	return m
 }
 
@@ -55,8 +71,8 @@ func WriteTable(w io.Writer, r *Report) error {
 		mode = "short"
 	}
 	m := r.Machine
-	fmt.Fprintf(w, "fabric bench (%s run, %s) on %s/%s, %d CPUs %s, %d MiB, %s\n\n",
-		mode, r.Took.Round(time.Second), m.OS, m.Arch, m.CPUs, m.CPUModel, m.MemoryMB, m.Go)
+	fmt.Fprintf(w, "fabric bench (%s run, %s) on %s/%s, %d CPUs %s, %d MiB, %s, shell %s; load average %.1f at start, %.1f at end\n\n",
+		mode, r.Took.Round(time.Second), m.OS, m.Arch, m.CPUs, m.CPUModel, m.MemoryMB, m.Go, m.Shell, m.Load1Start, m.Load1End)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tMEASURE\tP50\tP99\tVALUE\tBASELINE\tRATIO\tTARGET\tRESULT")
 	var notes []string
