@@ -186,7 +186,7 @@ type sizes struct {
 	tasks                    int
 	nodes                    int
 	window                   time.Duration // scale and footprint measuring window
-	settle                   time.Duration // footprint: time to idle before measuring
+	settle                   time.Duration // footprint, scale: time to settle before measuring
 	routeSamples             int
 	output                   int64
 	rounds                   int // throughput: runs of each side, best kept

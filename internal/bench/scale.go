@@ -41,7 +41,7 @@ func runScale(ctx context.Context, e *env) ([]Result, error) {
 	n := e.sizes.nodes
 	probe, err := e.start(ctx, "bench", "probe", "registry", "--server", c.hub.ClientURL(),
 		"--nodes", itoa(n), "--window", e.sizes.window.String(), "--samples", itoa(e.sizes.routeSamples),
-		"--settle", (2 * simInterval).String())
+		"--settle", min(2*simInterval, e.sizes.settle+simInterval/2).String())
 	if err != nil {
 		return nil, err
 	}
