@@ -281,6 +281,18 @@ func (t *Table) Remove(id string) {
 	delete(t.index, id)
 }
 
+// SetRunning records that node id runs running tasks (fewer than its last
+// heartbeat said: one of them ended).
+func (t *Table) SetRunning(id string, running int) {
+	i, ok := t.index[id]
+	if !ok {
+		return
+	}
+	row, l := &t.rows[i], &t.loads[i]
+	row.Running = clamp32(running)
+	row.Score = Score(l.Index, int(row.Running), l.PerTask)
+}
+
 // Silent appends to flips the rows whose staleness at now differs from what
 // MarkStale last recorded, and to gone the ids of the nodes silent for
 // longer than goneAfter. It reads the table only: one pass over small

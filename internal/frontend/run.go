@@ -183,8 +183,13 @@ func (f *Frontend) dispatch(ctx context.Context, task *wire.Task, d *router.Deci
 			accepted(node)
 		}
 	}
-	defer func() { f.released(placed) }()
-	return f.disp.Dispatch(ctx, task, targets(d), detach, hooks)
+	out, err := f.disp.Dispatch(ctx, task, targets(d), detach, hooks)
+	if out != nil && out.Result != nil && out.Node != "" {
+		// It ended: the node's last heartbeat may still count it.
+		f.reg.Finished(out.Node, task.ID)
+	}
+	f.released(placed)
+	return out, err
 }
 
 // targets turns a decision into the subjects to try: each node on the

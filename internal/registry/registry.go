@@ -231,6 +231,30 @@ func (r *Registry) observeLocked(hb *wire.Heartbeat, now time.Time) {
 	r.notifyLocked(now, hb.Node)
 }
 
+// Finished notes that task ended on node. If the node's last heartbeat
+// listed it as running, it no longer counts until the next heartbeat says
+// what is running: a front end that sees its own task end need not wait a
+// heartbeat interval to use the slot (with a node busy at each heartbeat,
+// it would sit idle half the time).
+func (r *Registry) Finished(node, task string) {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.nodes[node]
+	if n == nil {
+		return
+	}
+	i := slices.Index(n.Tasks, task)
+	if i < 0 {
+		return
+	}
+	// A new list: the old one may be shared with snapshots.
+	n.Tasks = slices.Delete(slices.Clone(n.Tasks), i, i+1)
+	n.Running = max(n.Running-1, 0)
+	r.tab.SetRunning(node, n.Running)
+	r.notifyLocked(now, node)
+}
+
 // View calls f with the compact node table as of now, under the registry's
 // read lock: heartbeats wait while f runs, so f must be quick, must not
 // keep the table, and must not call the registry.
