@@ -178,6 +178,7 @@ func selected(only []string, s scenario) bool {
 // skipError says a scenario cannot run here, and why.
 type skipError struct{ why string }
 
+// Error implements error.
 func (e *skipError) Error() string { return "skipped: " + e.why }
 
 // sizes are the scenario sizes of a full or a short run.

@@ -228,6 +228,7 @@ type tailBuffer struct {
 	buf []byte
 }
 
+// Write implements io.Writer; it never fails.
 func (b *tailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -238,6 +239,7 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// String returns what is kept, trimmed.
 func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
