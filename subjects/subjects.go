@@ -210,12 +210,28 @@ func (s Space) Parse(subject string) (Subject, error) {
 	if !ok {
 		return Subject{}, fmt.Errorf("%w %q: %q", ErrNotFabric, s.prefix, subject)
 	}
-	toks := strings.Split(rest, ".")
-	for _, t := range toks {
-		if err := ValidToken(t); err != nil {
+	// At most five tokens follow the prefix; split into an array on the
+	// stack rather than a slice on the heap.
+	var arr [5]string
+	n := 0
+	for {
+		tok, more, found := strings.Cut(rest, ".")
+		if err := ValidToken(tok); err != nil {
 			return Subject{}, fmt.Errorf("parse %q: %w", subject, err)
 		}
+		if n < len(arr) {
+			arr[n] = tok
+		}
+		n++
+		if !found {
+			break
+		}
+		rest = more
 	}
+	if n > len(arr) {
+		return Subject{}, fmt.Errorf("%w: %q", ErrUnknownSubject, subject)
+	}
+	toks := arr[:n]
 	switch {
 	case toks[0] == verbTask && len(toks) == 5:
 		return Subject{Kind: KindTask, OS: toks[1], Arch: toks[2], Capability: toks[3], Node: toks[4]}, nil

@@ -297,3 +297,25 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkHeartbeat(b *testing.B) {
+	s := Default()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Heartbeat("builder-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestHotPathAllocs: building a subject allocates its string only; parsing
+// allocates nothing (a front end parses every heartbeat's subject).
+func TestHotPathAllocs(t *testing.T) {
+	s := Default()
+	if a := testing.AllocsPerRun(100, func() { _, _ = s.Task("linux", "amd64", "docker", "builder-1") }); a > 1 {
+		t.Errorf("Task: %.0f allocations, want 1", a)
+	}
+	if a := testing.AllocsPerRun(100, func() { _, _ = s.Parse("fabric.heartbeat.builder-1") }); a != 0 {
+		t.Errorf("Parse: %.0f allocations, want 0", a)
+	}
+}

@@ -58,6 +58,7 @@ func (e *exitError) Unwrap() error { return e.err }
 // Run runs the fabric command line with args (without the program name)
 // and returns the process exit code. ctx ends on SIGINT/SIGTERM.
 func Run(ctx context.Context, args []string, stdio IO) int {
+	tuneGC()
 	return execute(ctx, newRoot(&stdio), args, stdio)
 }
 
@@ -136,6 +137,7 @@ Environment variables (FABRIC_*) set defaults for flags; see the README.`,
 	root.AddCommand(a.submitCommand(), a.statusCommand(), a.logsCommand(), a.cancelCommand(), a.watchCommand(), a.tasksCommand())
 	root.AddCommand(a.initCommand())
 	root.AddCommand(a.mcpCommand())
+	root.AddCommand(a.benchCommand())
 	return root
 }
 

@@ -295,6 +295,7 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 	done := ctx.Done()
 	var cancelWait, syncWait <-chan time.Time
 	lostWhy := ""
+	var c wire.Chunk // reused: its data aliases each message in turn
 	for {
 		select {
 		case m := <-in.ch:
@@ -305,8 +306,7 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 			}
 			switch wire.KindOf(m) {
 			case wire.KindChunk:
-				var c wire.Chunk
-				if err := wire.Decode(m, &c); err == nil && hooks.OnOutput != nil {
+				if err := wire.DecodeChunkReusing(m, &c); err == nil && hooks.OnOutput != nil {
 					hooks.OnOutput(c.Stream, c.Data)
 				}
 				if m.Reply != "" {

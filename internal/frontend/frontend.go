@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -76,8 +75,8 @@ type Frontend struct {
 	log      *slog.Logger
 	hostname string
 
-	mu    sync.Mutex
-	freed chan struct{} // closed and replaced when a placement is released
+	// waiting are the placements waiting for a free slot.
+	waiting waiters
 }
 
 // New returns a Frontend using nc. Call Start before use.
@@ -112,7 +111,6 @@ func New(nc *nats.Conn, cfg Config) (*Frontend, error) {
 		disp:     disp,
 		log:      cfg.Logger,
 		hostname: host,
-		freed:    make(chan struct{}),
 	}, nil
 }
 
@@ -158,16 +156,10 @@ func (f *Frontend) Local() string {
 	if f.cfg.Local != "" {
 		return f.cfg.Local
 	}
-	local := ""
-	for _, n := range f.reg.Snapshot() {
-		if n.Hostname == f.hostname {
-			if local != "" {
-				return "" // several nodes on this machine: none is "the" local one
-			}
-			local = n.Node
-		}
+	if id, n := f.reg.OnHost(f.hostname); n == 1 {
+		return id
 	}
-	return local
+	return "" // none, or several nodes on this machine: none is "the" local one
 }
 
 // Candidates returns the nodes as the router sees them: the workers, then
@@ -214,17 +206,9 @@ func Candidate(n registry.Node) router.Candidate {
 	return c
 }
 
-// released notes that a placement ended: waiting placements retry.
+// released notes that a placement ended: the first waiting placement
+// retries.
 func (f *Frontend) released(node string) {
 	f.rt.Release(node)
-	f.mu.Lock()
-	close(f.freed)
-	f.freed = make(chan struct{})
-	f.mu.Unlock()
-}
-
-func (f *Frontend) freedChan() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.freed
+	f.waiting.freed()
 }

@@ -10,14 +10,20 @@ import (
 	"time"
 
 	"github.com/fabric-run/fabric/internal/dispatch"
+	"github.com/fabric-run/fabric/internal/fleet"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
 
-// retryBackoff bounds how long a placement waits between tries while every
-// matching node is busy (it also wakes on any heartbeat or freed slot).
-const retryBackoff = time.Second
+// While every matching node is busy, a placement waits in line (waiters):
+// a slot this front end frees wakes the first in line; the first also
+// looks again every headRetry (for slots freed elsewhere: other front
+// ends' tasks, new nodes), the others every retryBackoff.
+const (
+	retryBackoff = time.Second
+	headRetry    = 100 * time.Millisecond
+)
 
 // Request is a command to run on the cluster.
 type Request struct {
@@ -89,7 +95,30 @@ func (f *Frontend) Task(req Request) *wire.Task {
 
 // Plan decides where req would run, without running it.
 func (f *Frontend) Plan(ctx context.Context, req Request) (*router.Decision, error) {
-	return f.rt.Route(f.routeRequest(req), f.candidatesFor(ctx, req))
+	return f.route(ctx, req, false)
+}
+
+// route decides where req runs, placing it (counting it against the chosen
+// node) if place. Without SSH-only machines it decides over the registry's
+// compact node table, with no copy of the cluster per decision; with them,
+// over the candidate list, SSH machines included.
+func (f *Frontend) route(ctx context.Context, req Request, place bool) (d *router.Decision, err error) {
+	rreq := f.routeRequest(req)
+	if f.cfg.SSH != nil {
+		cands := f.candidatesFor(ctx, req)
+		if place {
+			return f.rt.Place(rreq, cands)
+		}
+		return f.rt.Route(rreq, cands)
+	}
+	f.reg.View(func(t *fleet.Table, now time.Time) {
+		if place {
+			d, err = f.rt.PlaceTable(rreq, t, now)
+		} else {
+			d, err = f.rt.RouteTable(rreq, t, now)
+		}
+	})
+	return d, err
 }
 
 // candidatesFor returns the candidates req may use.
@@ -118,11 +147,22 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks Hooks) (*Outcome,
 			return out, fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 	}
-	rreq := f.routeRequest(req)
+	var w *waiter  // our place in line, once we wait
+	freed := false // what woke us was a slot freed (not a guess or a timer)
+	defer func() {
+		if w != nil {
+			f.waiting.leave(w)
+		}
+	}()
 	for {
-		freed, changed := f.freedChan(), f.reg.Changed()
-		d, err := f.rt.Place(rreq, f.candidatesFor(ctx, req))
+		d, err := f.route(ctx, req, true)
 		out.Decision = d
+		if err == nil && w != nil {
+			// Placed after waiting: out of line, and the next may fit too.
+			f.waiting.leave(w)
+			f.waiting.next(w, false)
+			w = nil
+		}
 		if err == nil {
 			task.Requires = d.Requires
 			if f.cfg.Sign != nil {
@@ -147,11 +187,24 @@ func (f *Frontend) Run(ctx context.Context, req Request, hooks Hooks) (*Outcome,
 		} else if !errors.Is(err, router.ErrAllBusy) || req.NoWait {
 			return out, err
 		}
+		if w == nil {
+			// Get in line, then look once more: a slot freed before we were
+			// in line woke nobody.
+			w = f.waiting.join()
+			continue
+		}
+		if freed {
+			f.waiting.next(w, true) // a freed slot we could not use
+		}
 		f.log.Debug("waiting for a free slot", "task", task.ID, "why", err)
-		t := time.NewTimer(retryBackoff)
+		wait := retryBackoff
+		if f.waiting.first(w) {
+			wait = headRetry
+		}
+		t := time.NewTimer(wait)
+		freed = false
 		select {
-		case <-freed:
-		case <-changed:
+		case freed = <-w.wake:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
@@ -187,6 +240,10 @@ func (f *Frontend) dispatch(ctx context.Context, task *wire.Task, d *router.Deci
 			o, err = f.runSSH(ctx, task, c.ID, hooks)
 		} else {
 			o, err = f.disp.Dispatch(ctx, task, []dispatch.Target{target(d, c)}, detach, hooks)
+			if o != nil && o.Result != nil && o.Node != "" {
+				// It ended: the node's last heartbeat may still count it.
+				f.reg.Finished(o.Node, task.ID)
+			}
 		}
 		out.Declined = append(out.Declined, o.Declined...)
 		if err == nil || !errors.Is(err, dispatch.ErrUnavailable) || ctx.Err() != nil {

@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fleet"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
@@ -77,10 +79,16 @@ type Registry struct {
 	subj subjects.Space
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	nodes    map[string]*Node
-	watchers map[*watch]struct{}
-	changed  chan struct{} // closed and replaced on every change
+	mu    sync.RWMutex
+	nodes map[string]*Node
+	// tab is the compact table placement scans, kept beside nodes.
+	tab *fleet.Table
+	// watchers are the WatchLost registrations, by node.
+	watchers map[string]map[*watch]struct{}
+	changed  chan struct{} // closed and replaced on a change once taken
+	// taken says Changed handed out the current channel: only then does a
+	// change need a new one (no allocation per heartbeat otherwise).
+	taken atomic.Bool
 
 	sub    *nats.Subscription
 	cancel context.CancelFunc
@@ -113,7 +121,8 @@ func New(nc *nats.Conn, cfg Config) *Registry {
 		subj:     *cfg.Subjects,
 		log:      cfg.Logger,
 		nodes:    map[string]*Node{},
-		watchers: map[*watch]struct{}{},
+		tab:      fleet.New(),
+		watchers: map[string]map[*watch]struct{}{},
 		changed:  make(chan struct{}),
 	}
 }
@@ -186,9 +195,22 @@ func (r *Registry) Sync(ctx context.Context, quiet time.Duration) (int, error) {
 	}
 }
 
+// onMsg takes in one heartbeat. In steady state it allocates nothing: the
+// heartbeat is decoded into a copy of the node's previous one, keeping the
+// strings and lists that did not change.
 func (r *Registry) onMsg(m *nats.Msg) {
+	var prevID string
+	if sub, err := r.subj.Parse(m.Subject); err == nil && sub.Kind == subjects.KindHeartbeat {
+		prevID = sub.Node
+	}
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var hb wire.Heartbeat
-	if err := wire.Decode(m, &hb); err != nil {
+	if prev := r.nodes[prevID]; prev != nil {
+		hb = prev.Heartbeat
+	}
+	if err := wire.DecodeHeartbeatReusing(m, &hb); err != nil {
 		r.log.Warn("bad heartbeat", "subject", m.Subject, "err", err)
 		return
 	}
@@ -196,7 +218,7 @@ func (r *Registry) onMsg(m *nats.Msg) {
 		r.log.Warn("bad heartbeat", "subject", m.Subject, "err", err)
 		return
 	}
-	r.Observe(&hb)
+	r.observeLocked(&hb, now)
 }
 
 // Observe records a heartbeat as if it had just arrived.
@@ -204,6 +226,10 @@ func (r *Registry) Observe(hb *wire.Heartbeat) {
 	now := r.cfg.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.observeLocked(hb, now)
+}
+
+func (r *Registry) observeLocked(hb *wire.Heartbeat, now time.Time) {
 	n := r.nodes[hb.Node]
 	if n == nil {
 		n = &Node{}
@@ -214,13 +240,56 @@ func (r *Registry) Observe(hb *wire.Heartbeat) {
 	n.Seen = now
 	n.clock.add(hb.Instance, hb.Time, now)
 	n.ClockOffset = n.clock.offset()
-	r.notifyLocked(now)
+	r.tab.Update(hb, now, r.staleAfter(n))
+	r.notifyLocked(now, hb.Node)
+}
+
+// Finished notes that task ended on node. If the node's last heartbeat
+// listed it as running, it no longer counts until the next heartbeat says
+// what is running: a front end that sees its own task end need not wait a
+// heartbeat interval to use the slot (with a node busy at each heartbeat,
+// it would sit idle half the time).
+func (r *Registry) Finished(node, task string) {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.nodes[node]
+	if n == nil {
+		return
+	}
+	i := slices.Index(n.Tasks, task)
+	if i < 0 {
+		return
+	}
+	// A new list: the old one may be shared with snapshots.
+	n.Tasks = slices.Delete(slices.Clone(n.Tasks), i, i+1)
+	n.Running = max(n.Running-1, 0)
+	r.tab.SetRunning(node, n.Running)
+	r.notifyLocked(now, node)
+}
+
+// View calls f with the compact node table as of now, under the registry's
+// read lock: heartbeats wait while f runs, so f must be quick, must not
+// keep the table, and must not call the registry.
+func (r *Registry) View(f func(t *fleet.Table, now time.Time)) {
+	now := r.cfg.Now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	f(r.tab, now)
+}
+
+// OnHost returns the id of a node whose hostname is host, and how many
+// nodes report that hostname.
+func (r *Registry) OnHost(host string) (id string, n int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.tab.OnHost(host)
 }
 
 // Get returns what is known of node id.
 func (r *Registry) Get(id string) (Node, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	n := r.nodes[id]
 	if n == nil {
 		return Node{}, false
@@ -233,14 +302,14 @@ func (r *Registry) Get(id string) (Node, bool) {
 // Snapshot returns every known node, sorted by id, with its health.
 func (r *Registry) Snapshot() []Node {
 	now := r.cfg.Now()
-	r.mu.Lock()
+	r.mu.RLock()
 	out := make([]Node, 0, len(r.nodes))
 	for _, n := range r.nodes {
 		c := *n
 		c.Health = r.health(n, now)
 		out = append(out, c)
 	}
-	r.mu.Unlock()
+	r.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Node) int { return cmpString(a.Node, b.Node) })
 	return out
 }
@@ -248,8 +317,9 @@ func (r *Registry) Snapshot() []Node {
 // Changed returns a channel closed at the next change of the table (a
 // heartbeat, a node going stale or forgotten).
 func (r *Registry) Changed() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	r.taken.Store(true)
 	return r.changed
 }
 

@@ -23,22 +23,49 @@ type watch struct {
 func (r *Registry) WatchLost(node, instance string) (lost <-chan string, stop func()) {
 	w := &watch{node: node, instance: instance, lost: make(chan string, 1)}
 	r.mu.Lock()
-	r.watchers[w] = struct{}{}
+	ws := r.watchers[node]
+	if ws == nil { // dropped when its last watch stops
+		ws = map[*watch]struct{}{}
+		r.watchers[node] = ws
+	}
+	ws[w] = struct{}{}
 	r.checkLocked(w, r.cfg.Now())
 	r.mu.Unlock()
 	return w.lost, func() {
 		r.mu.Lock()
-		delete(r.watchers, w)
+		// A node's set is dropped only when empty, so while w is
+		// registered its set is the current one.
+		if ws := r.watchers[node]; ws != nil {
+			delete(ws, w)
+			if len(ws) == 0 {
+				delete(r.watchers, node)
+			}
+		}
 		r.mu.Unlock()
 	}
 }
 
-// notifyLocked wakes Changed waiters and checks watches. r.mu is held.
-func (r *Registry) notifyLocked(now time.Time) {
-	close(r.changed)
-	r.changed = make(chan struct{})
-	for w := range r.watchers {
-		r.checkLocked(w, now)
+// notifyLocked wakes Changed waiters and checks the watches of node (all
+// watches if node is empty). r.mu is held.
+func (r *Registry) notifyLocked(now time.Time, node string) {
+	if r.taken.Swap(false) {
+		close(r.changed)
+		r.changed = make(chan struct{})
+	}
+	if node != "" {
+		for w := range r.watchers[node] {
+			r.checkLocked(w, now)
+		}
+		return
+	}
+	r.checkAllLocked(now)
+}
+
+func (r *Registry) checkAllLocked(now time.Time) {
+	for _, ws := range r.watchers {
+		for w := range ws {
+			r.checkLocked(w, now)
+		}
 	}
 }
 
@@ -65,12 +92,15 @@ func (r *Registry) checkLocked(w *watch, now time.Time) {
 }
 
 // reaper notices nodes going stale (nothing arrives to say so) and forgets
-// nodes silent for longer than GoneAfter.
+// nodes silent for longer than GoneAfter. It looks under the read lock, over
+// the compact table (heartbeats and placements go on meanwhile), and takes
+// the write lock only when something changed.
 func (r *Registry) reaper(ctx context.Context) {
 	defer r.loops.Done()
 	t := time.NewTicker(reapEvery)
 	defer t.Stop()
-	stale := map[string]bool{}
+	var flips []int
+	var gone []string
 	for {
 		select {
 		case <-ctx.Done():
@@ -78,33 +108,30 @@ func (r *Registry) reaper(ctx context.Context) {
 		case <-t.C:
 		}
 		now := r.cfg.Now()
+		r.mu.RLock()
+		flips, gone = r.tab.Silent(now, r.cfg.GoneAfter, flips[:0], gone[:0])
+		r.mu.RUnlock()
+		if len(flips) == 0 && len(gone) == 0 {
+			continue // no node changed, so no watch can have
+		}
 		r.mu.Lock()
-		changed := false
-		for id, n := range r.nodes {
-			silent := now.Sub(n.Seen)
-			if silent > r.cfg.GoneAfter {
-				delete(r.nodes, id)
-				delete(stale, id)
-				r.log.Info("node forgotten", "node", id, "silent", silent.Round(time.Second))
-				changed = true
-				continue
-			}
-			isStale := silent > r.staleAfter(n)
-			if isStale != stale[id] {
-				stale[id] = isStale
-				changed = true
-				if isStale {
-					r.log.Warn("node stale", "node", id, "silent", silent.Round(time.Millisecond))
-				}
+		flips, gone = r.tab.Silent(now, r.cfg.GoneAfter, flips[:0], gone[:0]) // again, under the lock
+		for _, i := range flips {
+			in := r.tab.Info(i)
+			stale := !r.tab.Load(i).Stale
+			r.tab.MarkStale(i, stale)
+			if stale {
+				r.log.Warn("node stale", "node", in.ID, "silent", now.Sub(in.Seen).Round(time.Millisecond))
 			}
 		}
-		if changed {
-			r.notifyLocked(now)
-		} else {
-			for w := range r.watchers {
-				r.checkLocked(w, now)
+		for _, id := range gone {
+			if n := r.nodes[id]; n != nil {
+				r.log.Info("node forgotten", "node", id, "silent", now.Sub(n.Seen).Round(time.Second))
 			}
+			delete(r.nodes, id)
+			r.tab.Remove(id)
 		}
+		r.notifyLocked(now, "")
 		r.mu.Unlock()
 	}
 }

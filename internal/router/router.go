@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/fabric-run/fabric/internal/caps"
+	"github.com/fabric-run/fabric/internal/fleet"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
@@ -95,8 +96,13 @@ type Decision struct {
 	Requires wire.Requirements
 	// Inferred is what the command itself says.
 	Inferred Inference
-	// Skipped are the candidates not in Order, with the reason.
+	// Skipped are the candidates not in Order, with the reason: all of
+	// them for Route and Place; at most MaxSkipped, sorted by id, for
+	// RouteTable and PlaceTable, which do not spend memory in proportion
+	// to the cluster.
 	Skipped []Skip
+	// SkippedTotal is how many candidates were skipped in all.
+	SkippedTotal int
 	// Reason is a one-line account of the decision, for people.
 	Reason string
 }
@@ -113,6 +119,41 @@ type Router struct {
 
 	mu       sync.Mutex
 	inflight map[string]int // tasks this front end placed and not yet finished, per node
+	// rowScratch is inflight by table row during a RouteTable, reused.
+	rowScratch []int32
+
+	inferMu sync.Mutex
+	// inferred caches Infer by command: agents and batches run the same
+	// commands again and again, and parsing is most of a small decision.
+	inferred map[string]inferred
+}
+
+// inferred is a cached Infer result.
+type inferred struct {
+	inf Inference
+	err error
+}
+
+// inferCache bounds the cache; when full it starts over.
+const inferCache = 512
+
+// infer is Infer, cached. The result's slices are the caller's own.
+func (r *Router) infer(command string) (Inference, error) {
+	r.inferMu.Lock()
+	c, ok := r.inferred[command]
+	r.inferMu.Unlock()
+	if !ok {
+		c.inf, c.err = Infer(command)
+		r.inferMu.Lock()
+		if r.inferred == nil || len(r.inferred) >= inferCache {
+			r.inferred = make(map[string]inferred, inferCache)
+		}
+		r.inferred[command] = c
+		r.inferMu.Unlock()
+	}
+	inf := c.inf
+	inf.Programs, inf.Capabilities = slices.Clone(inf.Programs), slices.Clone(inf.Capabilities)
+	return inf, c.err
 }
 
 // New returns a Router.
@@ -163,9 +204,7 @@ func (r *Router) Score(c Candidate) float64 {
 }
 
 func score(c *Candidate, running int) float64 {
-	cpus := float64(max(c.CPUs, 1))
-	slots := float64(max(c.Slots, 1))
-	return c.CPUPercent/100 + c.Load1/cpus + 0.5*c.MemPercent/100 + 2*float64(running)/slots
+	return fleet.Score(fleet.LoadIndex(c.CPUPercent, c.MemPercent, c.Load1, c.CPUs), running, fleet.PerTask(c.Slots))
 }
 
 // Route decides where req should run among cands.
@@ -182,20 +221,8 @@ func (r *Router) Place(req Request, cands []Candidate) (*Decision, error) {
 }
 
 func (r *Router) route(req Request, cands []Candidate, acquire bool) (*Decision, error) {
-	d := &Decision{Requires: req.Requires}
-	if req.Command != "" {
-		inf, err := Infer(req.Command)
-		if err == nil {
-			d.Inferred = inf
-			d.Requires = merge(req.Requires, inf)
-		} else {
-			d.Inferred.Class = Normal
-		}
-	} else if len(req.Argv) > 0 {
-		d.Inferred = inferArgv(req.Argv)
-		d.Requires = merge(req.Requires, d.Inferred)
-	}
-	if err := validate(&d.Requires); err != nil {
+	d, err := r.decide(req)
+	if err != nil {
 		return nil, err
 	}
 	if n := d.Requires.Node; n != "" && !slices.ContainsFunc(cands, func(c Candidate) bool { return c.ID == n }) {
@@ -204,14 +231,7 @@ func (r *Router) route(req Request, cands []Candidate, acquire bool) (*Decision,
 
 	// One pass over the cluster: filter, score, and keep the best MaxOrder
 	// in a short sorted list (no allocation per candidate, no full sort).
-	type pick struct {
-		i     int
-		score float64
-	}
-	less := func(a, b pick) bool {
-		return a.score < b.score || (a.score == b.score && cands[a.i].ID < cands[b.i].ID)
-	}
-	best := make([]pick, 0, MaxOrder+1)
+	best := newTopK(func(i int) string { return cands[i].ID })
 	local := pick{i: -1}
 	matched, available := 0, 0
 	r.mu.Lock()
@@ -232,50 +252,73 @@ func (r *Router) route(req Request, cands []Candidate, acquire bool) (*Decision,
 			running = max(running, r.inflight[c.ID])
 		}
 		if running >= max(c.Slots, 1) {
-			d.Skipped = append(d.Skipped, Skip{c.ID, fmt.Sprintf("full (%d/%d slots)", running, c.Slots)})
+			d.Skipped = append(d.Skipped, Skip{c.ID, full(running, c.Slots)})
 			continue
 		}
 		available++
-		p := pick{i, score(c, running)}
+		p := pick{i: i, score: score(c, running)}
 		if c.ID == req.Local {
 			local = p
 		}
-		if len(best) == MaxOrder && !less(p, best[len(best)-1]) {
-			continue
-		}
-		j := len(best)
-		for j > 0 && less(p, best[j-1]) {
-			j--
-		}
-		best = slices.Insert(best, j, p)
-		if len(best) > MaxOrder {
-			best = best[:MaxOrder]
-		}
+		best.offer(p)
 	}
-	if available == 0 {
-		if matched > 0 {
-			return d, fmt.Errorf("%w (requires %s): %s", ErrAllBusy, d.Requires, skips(d.Skipped))
+	d.SkippedTotal = len(d.Skipped)
+	if err := noneAvailable(d, matched, available, len(cands)); err != nil {
+		return d, err
+	}
+	d.Order = best.order(local, func(i int) Candidate { return cands[i] })
+	r.finish(req, d, available, acquire)
+	return d, nil
+}
+
+// decide works out what req needs: its explicit requirements plus what
+// the command itself says, normalised.
+func (r *Router) decide(req Request) (*Decision, error) {
+	d := &Decision{Requires: req.Requires}
+	if req.Command != "" {
+		inf, err := r.infer(req.Command)
+		if err == nil {
+			d.Inferred = inf
+			d.Requires = merge(req.Requires, inf)
+		} else {
+			d.Inferred.Class = Normal
 		}
-		if len(cands) == 0 {
-			return d, fmt.Errorf("%w (requires %s): no nodes are known; is a node running and connected to the same NATS server?", ErrNoMatch, d.Requires)
-		}
-		return d, fmt.Errorf("%w (requires %s): %s", ErrNoMatch, d.Requires, skips(d.Skipped))
+	} else if len(req.Argv) > 0 {
+		d.Inferred = inferArgv(req.Argv)
+		d.Requires = merge(req.Requires, d.Inferred)
 	}
-	// The local node may be preferred whatever its rank.
-	if local.i >= 0 && !slices.Contains(best, local) {
-		best = append(best, local)
+	if err := validate(&d.Requires); err != nil {
+		return nil, err
 	}
-	d.Order = make([]Candidate, len(best))
-	for k, p := range best {
-		d.Order[k] = cands[p.i]
+	return d, nil
+}
+
+// full is the reason a node at its slots is skipped.
+func full(running, slots int) string {
+	return fmt.Sprintf("full (%d/%d slots)", running, slots)
+}
+
+// noneAvailable is the error of a decision with no candidate to offer.
+func noneAvailable(d *Decision, matched, available, known int) error {
+	switch {
+	case available > 0:
+		return nil
+	case matched > 0:
+		return fmt.Errorf("%w (requires %s): %s", ErrAllBusy, d.Requires, skips(d.Skipped, d.SkippedTotal))
+	case known == 0:
+		return fmt.Errorf("%w (requires %s): no nodes are known; is a node running and connected to the same NATS server?", ErrNoMatch, d.Requires)
 	}
-	n := available
+	return fmt.Errorf("%w (requires %s): %s", ErrNoMatch, d.Requires, skips(d.Skipped, d.SkippedTotal))
+}
+
+// finish puts the local node first if it keeps the work, says why, and
+// counts the placement when acquiring. r.mu is held.
+func (r *Router) finish(req Request, d *Decision, available int, acquire bool) {
 	why, kept := r.preferLocal(req, d)
-	d.Reason = reason(d, why, kept, n)
+	d.Reason = reason(d, why, kept, available)
 	if acquire {
 		r.inflight[d.Order[0].ID]++
 	}
-	return d, nil
 }
 
 // preferLocal moves the local node to the front when it should keep the
@@ -331,18 +374,20 @@ func reason(d *Decision, localWhy string, keptLocal bool, n int) string {
 		fmt.Fprintf(&b, "; least loaded of %d (load %.2f, %d/%d running) over %s", n, chosen.Load1, chosen.Running, chosen.Slots, strings.Join(others, ", "))
 	}
 	if len(d.Skipped) > 0 {
-		fmt.Fprintf(&b, "; not chosen: %s", skips(d.Skipped))
+		fmt.Fprintf(&b, "; not chosen: %s", skips(d.Skipped, d.SkippedTotal))
 	}
 	return b.String()
 }
 
-func skips(s []Skip) string {
+// skips lists the first skipped candidates and counts the rest (total in
+// all, of which s lists some).
+func skips(s []Skip, total int) string {
 	parts := make([]string, 0, min(len(s), maxListed)+1)
 	for _, k := range s[:min(len(s), maxListed)] {
 		parts = append(parts, k.ID+" "+k.Why)
 	}
-	if len(s) > maxListed {
-		parts = append(parts, fmt.Sprintf("and %d more", len(s)-maxListed))
+	if listed := min(len(s), maxListed); total > listed {
+		parts = append(parts, fmt.Sprintf("and %d more", total-listed))
 	}
 	return strings.Join(parts, "; ")
 }

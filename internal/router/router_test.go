@@ -3,9 +3,15 @@ package router
 import (
 	"errors"
 	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fabric-run/fabric/internal/fleet"
+	"github.com/fabric-run/fabric/internal/procstat"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -225,17 +231,161 @@ func TestScore(t *testing.T) {
 	}
 }
 
-func BenchmarkRoute10000(b *testing.B) {
+// cluster10000 is 10,000 linux nodes with make, loads in 13 steps (so many
+// tie), as candidates and as the registry's compact table.
+func cluster10000() ([]Candidate, *fleet.Table, time.Time) {
 	cands := make([]Candidate, 10000)
+	tab := fleet.New()
+	now := time.Now()
 	for i := range cands {
 		cands[i] = node("n"+strings.Repeat("x", i%7)+string(rune('a'+i%26)), "linux", "amd64", float64(i%13))
-		cands[i].ID += "-" + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
+		cands[i].ID += "-" + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26)) + strconv.Itoa(i)
+		c := cands[i]
+		tab.Update(&wire.Heartbeat{Node: c.ID, OS: c.OS, Arch: c.Arch, Capabilities: c.Capabilities, Load1: c.Load1,
+			CPUs: c.CPUs, Slots: c.Slots, State: wire.StateReady}, now, time.Minute)
 	}
+	return cands, tab, now
+}
+
+// timer times each iteration of a benchmark in wall time and in the CPU
+// time of its thread (which other work on a busy machine cannot inflate),
+// and reports the p50 and p99 of each.
+type timer struct {
+	wall, cpu []time.Duration
+	w0, c0    time.Duration
+	t0        time.Time
+}
+
+func newTimer(b *testing.B) *timer {
+	runtime.LockOSThread()
+	b.Cleanup(runtime.UnlockOSThread)
+	return &timer{}
+}
+
+func (t *timer) start() {
+	t.c0, _ = procstat.ThreadCPU()
+	t.t0 = time.Now()
+}
+
+func (t *timer) stop() {
+	t.wall = append(t.wall, time.Since(t.t0))
+	if c, err := procstat.ThreadCPU(); err == nil {
+		t.cpu = append(t.cpu, c-t.c0)
+	}
+}
+
+func (t *timer) report(b *testing.B) {
+	for _, m := range []struct {
+		ds   []time.Duration
+		name string
+	}{{t.wall, ""}, {t.cpu, "cpu-"}} {
+		if len(m.ds) == 0 {
+			continue
+		}
+		slices.Sort(m.ds)
+		b.ReportMetric(float64(m.ds[len(m.ds)/2].Nanoseconds()), m.name+"p50-ns")
+		b.ReportMetric(float64(m.ds[len(m.ds)*99/100].Nanoseconds()), m.name+"p99-ns")
+	}
+}
+
+// BenchmarkRoute10000 is one placement decision over 10,000 nodes, the way
+// a front end decides: over the registry's compact table.
+func BenchmarkRoute10000(b *testing.B) {
+	_, tab, now := cluster10000()
 	r := New(Config{})
 	req := Request{Command: "make -j8", Batch: true}
+	tm := newTimer(b)
 	b.ReportAllocs()
 	for b.Loop() {
+		tm.start()
+		if _, err := r.RouteTable(req, tab, now); err != nil {
+			b.Fatal(err)
+		}
+		tm.stop()
+	}
+	tm.report(b)
+}
+
+// BenchmarkPlaceBatch10000 is a placement over 10,000 nodes while 2,000
+// tasks this front end placed are still running (the batch path).
+func BenchmarkPlaceBatch10000(b *testing.B) {
+	cands, tab, now := cluster10000()
+	r := New(Config{})
+	for i := range 2000 {
+		r.Acquire(cands[i*5].ID)
+	}
+	req := Request{Command: "make -j8", Batch: true}
+	tm := newTimer(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		tm.start()
+		d, err := r.PlaceTable(req, tab, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Release(d.Order[0].ID)
+		tm.stop()
+	}
+	tm.report(b)
+}
+
+// BenchmarkRouteSlice10000 is the same decision over a candidate list
+// (Route), the path before the compact table.
+func BenchmarkRouteSlice10000(b *testing.B) {
+	cands, _, _ := cluster10000()
+	r := New(Config{})
+	req := Request{Command: "make -j8", Batch: true}
+	tm := newTimer(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		tm.start()
 		if _, err := r.Route(req, cands); err != nil {
+			b.Fatal(err)
+		}
+		tm.stop()
+	}
+	tm.report(b)
+}
+
+// BenchmarkScore10000 is the score alone, over 10,000 table rows.
+func BenchmarkScore10000(b *testing.B) {
+	_, tab, _ := cluster10000()
+	rows := tab.Rows()
+	sum := 0.0
+	for b.Loop() {
+		for i := range rows {
+			l := tab.Load(i)
+			sum += fleet.Score(l.Index, int(rows[i].Running), l.PerTask)
+		}
+	}
+	if sum < 0 {
+		b.Fatal(sum)
+	}
+}
+
+// BenchmarkInfer is the shell parse every placement starts with.
+func BenchmarkInfer(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Infer("make -j8"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRouteSmall is a placement over a small cluster: what a
+// front end spends per command beyond the scan.
+func BenchmarkRouteSmall(b *testing.B) {
+	tab := fleet.New()
+	now := time.Now()
+	for _, c := range threeNodes() {
+		tab.Update(&wire.Heartbeat{Node: c.ID, OS: c.OS, Arch: c.Arch, Capabilities: c.Capabilities, Load1: c.Load1,
+			CPUs: c.CPUs, Slots: c.Slots, State: wire.StateReady}, now, time.Minute)
+	}
+	r := New(Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.RouteTable(Request{Command: "true"}, tab, now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -27,3 +27,9 @@ func exitStatus(res *wire.Result, ps *os.ProcessState, waitErr error) {
 		res.Error, res.Message, res.ExitCode = wire.ErrStartFailed, waitErr.Error(), -1
 	}
 }
+
+// executable is false where the direct path is not supported.
+func executable(string) bool { return false }
+
+// isBash is false where the direct path is not supported.
+func isBash(string) bool { return false }

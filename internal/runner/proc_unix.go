@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -48,3 +49,17 @@ func exitStatus(res *wire.Result, ps *os.ProcessState, waitErr error) {
 		res.Error, res.Message = wire.ErrStartFailed, waitErr.Error()
 	}
 }
+
+// executable reports whether path is a regular file this process may
+// execute (as the shell checks, with the effective ids).
+func executable(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	return unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS) == nil
+}
+
+// isBash reports whether shell is bash, the only shell whose start-up the
+// direct path reproduces.
+func isBash(shell string) bool { return filepath.Base(shell) == "bash" }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sync"
@@ -21,9 +20,17 @@ import (
 // DefaultOutputLimit is how many bytes of each stream are kept by default.
 const DefaultOutputLimit = 1 << 20
 
-// readSize is the size of one read from a command's output pipe, and so the
-// largest piece handed to an OutputFunc.
-const readSize = 64 << 10
+// A command's output is read in pieces of minRead bytes at first; each read
+// that fills the buffer doubles it, up to maxRead, the largest piece handed
+// to an OutputFunc. A command printing a few lines costs a small buffer; one
+// streaming gigabytes gets large pieces (fewer messages on the bus) and, on
+// Linux, a larger pipe to fill them.
+const (
+	minRead = 16 << 10
+	maxRead = 256 << 10
+	// bigPipe is the pipe size asked for once output turns out large.
+	bigPipe = 1 << 20
+)
 
 // killGrace is how long output pipes may stay open after the process group
 // was killed (held by a process that left the group) before they are closed.
@@ -46,6 +53,10 @@ type Spec struct {
 	// OutputLimit is how many bytes of each stream are kept; zero means
 	// DefaultOutputLimit. Everything is still streamed and counted.
 	OutputLimit int
+	// Direct lets a Command that is one simple command run without the
+	// shell when that is exactly what the shell would do (see direct.go).
+	// Set it only for a shell DirectCheck approved.
+	Direct bool
 }
 
 // OutputFunc receives output as it arrives. It is called from one goroutine
@@ -66,7 +77,14 @@ func DefaultShell() string {
 // finished, or when ctx ends or the timeout passes (Error says which) and the
 // process group has been killed. out may be nil.
 func Run(ctx context.Context, spec Spec, out OutputFunc) *wire.Result {
-	res := &wire.Result{Started: time.Now()}
+	res, _ := run(ctx, spec, out)
+	return res
+}
+
+// run is Run, also saying whether the command ran directly, without the
+// shell.
+func run(ctx context.Context, spec Spec, out OutputFunc) (res *wire.Result, direct bool) {
+	res = &wire.Result{Started: time.Now()}
 	limit := spec.OutputLimit
 	if limit <= 0 {
 		limit = DefaultOutputLimit
@@ -81,22 +99,38 @@ func Run(ctx context.Context, spec Spec, out OutputFunc) *wire.Result {
 	cmd, err := command(spec)
 	if err != nil {
 		fail(res, wire.ErrStartFailed, err.Error())
-		return res
+		return res, false
+	}
+	var fast *exec.Cmd
+	if spec.Direct && spec.Command != "" && isBash(cmd.Path) {
+		if argv, ok := simpleArgv(spec.Command); ok {
+			fast, _ = directCommand(cmd, argv)
+		}
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		fail(res, wire.ErrStartFailed, fmt.Sprintf("stdout pipe: %v", err))
-		return res
+		return res, false
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
 		fail(res, wire.ErrStartFailed, fmt.Sprintf("stderr pipe: %v", err))
-		return res
+		return res, false
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
-	err = cmd.Start()
+	if fast != nil {
+		// A direct start that fails (a script with no #! line, say) never
+		// ran anything: the shell then does whatever it does with it.
+		fast.Stdout, fast.Stderr = outW, errW
+		if fast.Start() == nil {
+			cmd, direct = fast, true
+		}
+	}
+	if !direct {
+		err = cmd.Start()
+	}
 	// The child has its own copies; ours must go so readers see EOF when
 	// every process holding the pipes is gone.
 	outW.Close()
@@ -105,7 +139,7 @@ func Run(ctx context.Context, spec Spec, out OutputFunc) *wire.Result {
 		outR.Close()
 		errR.Close()
 		fail(res, wire.ErrStartFailed, fmt.Sprintf("start: %v", err))
-		return res
+		return res, false
 	}
 
 	var readers sync.WaitGroup
@@ -140,7 +174,7 @@ func Run(ctx context.Context, spec Spec, out OutputFunc) *wire.Result {
 	outR.Close()
 	errR.Close()
 	exitStatus(res, cmd.ProcessState, waitErr)
-	return res
+	return res, direct
 }
 
 // stop kills the process group and waits for done; if a process that left
@@ -160,9 +194,9 @@ func stop(cmd *exec.Cmd, done <-chan struct{}, pipes ...*os.File) {
 	}
 }
 
-func pump(wg *sync.WaitGroup, r io.Reader, s wire.Stream, keep *capture.Buffer, out OutputFunc) {
+func pump(wg *sync.WaitGroup, r *os.File, s wire.Stream, keep *capture.Buffer, out OutputFunc) {
 	defer wg.Done()
-	buf := make([]byte, readSize)
+	buf := make([]byte, minRead)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
@@ -173,6 +207,12 @@ func pump(wg *sync.WaitGroup, r io.Reader, s wire.Stream, keep *capture.Buffer, 
 		}
 		if err != nil {
 			return
+		}
+		if n == len(buf) && len(buf) < maxRead {
+			if len(buf) == minRead {
+				growPipe(r, bigPipe)
+			}
+			buf = make([]byte, 2*len(buf))
 		}
 	}
 }

@@ -113,6 +113,9 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 	if task.OutputTo != "" {
 		streams = append(streams, newStreamer(w, task.ID, task.OutputTo, false))
 	}
+	for _, st := range streams {
+		defer st.close()
+	}
 	var out runner.OutputFunc
 	if len(streams) > 0 {
 		out = func(s wire.Stream, p []byte) {
@@ -133,6 +136,7 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 		Env:         task.Env,
 		Timeout:     timeout,
 		OutputLimit: w.outputLimit(task),
+		Direct:      w.direct.Load(),
 	}, out)
 	res.ID, res.Node = task.ID, w.cfg.Name
 	w.log.Debug("task done", "id", task.ID, "exit", res.ExitCode, "error", res.Error, "duration", res.Duration.D())

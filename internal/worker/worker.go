@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,6 +40,10 @@ const (
 
 // flushTimeout bounds the final flush of a stopping node.
 const flushTimeout = 2 * time.Second
+
+// DirectCheckDelay is how long after its start a node checks its shell for
+// the direct path: out of the way of start-up and of one-shot runs.
+const DirectCheckDelay = time.Second
 
 // ServiceName is the NATS micro service name every node registers under, so
 // `nats micro ls` lists the nodes.
@@ -80,6 +85,11 @@ type Config struct {
 	FlowTimeout time.Duration
 	// Shell runs commands; default bash if on PATH, else sh.
 	Shell string
+	// ShellOnly runs every command under Shell. By default a node checks,
+	// DirectCheckDelay after it starts, that running a simple command
+	// directly gives exactly what its shell gives (runner.DirectCheck),
+	// and from then on runs such commands without the shell.
+	ShellOnly bool
 	// Dir is the working directory of tasks that name none; default the
 	// user's home directory.
 	Dir string
@@ -122,7 +132,8 @@ type Worker struct {
 	ctx      context.Context // cancelled by Close: ends the heartbeat loop
 	cancel   context.CancelFunc
 	jobs     sync.WaitGroup // running tasks
-	loops    sync.WaitGroup // heartbeat loop
+	loops    sync.WaitGroup // heartbeat loop, direct check
+	direct   atomic.Bool    // simple commands run without the shell
 	kick     chan struct{}  // publish a heartbeat now
 	idle     chan struct{}  // signalled when a task finishes
 	stopOnce sync.Once
@@ -305,6 +316,9 @@ func (w *Worker) Start() error {
 		w.loops.Add(1)
 		go w.heartbeatLoop()
 	}
+	if !w.cfg.ShellOnly {
+		w.loops.Go(w.checkDirect)
+	}
 	w.log.Info("node started", "os", w.cfg.OS, "arch", w.cfg.Arch, "capabilities", w.caps, "slots", w.cfg.Slots)
 	return nil
 }
@@ -431,4 +445,27 @@ func (w *Worker) stop() error {
 		w.log.Info("node left")
 	})
 	return err
+}
+
+// Direct reports whether simple commands run without the shell (the
+// check passed).
+func (w *Worker) Direct() bool { return w.direct.Load() }
+
+// checkDirect turns the direct path on if the shell passes
+// runner.DirectCheck, DirectCheckDelay after start unless the node stops
+// first.
+func (w *Worker) checkDirect() {
+	t := time.NewTimer(DirectCheckDelay)
+	defer t.Stop()
+	select {
+	case <-w.ctx.Done():
+		return
+	case <-t.C:
+	}
+	if err := runner.DirectCheck(w.cfg.Shell); err != nil {
+		w.log.Debug("simple commands run under the shell", "shell", w.cfg.Shell, "why", err)
+		return
+	}
+	w.direct.Store(true)
+	w.log.Debug("simple commands run directly, exactly as the shell would", "shell", w.cfg.Shell)
 }
