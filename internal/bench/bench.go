@@ -107,12 +107,12 @@ type scenario struct {
 	run  func(ctx context.Context, e *env) ([]Result, error)
 }
 
-// scenarios are the issue's, in its order. 2 and 3 need the SSH path.
+// scenarios are the issue's, in its order. 2 and 3 need sshd on this machine.
 func scenarios() []scenario {
 	return []scenario{
 		{"1", "dispatch latency", runLatency},
 		{"2", "ssh dispatch latency", runSSHLatency},
-		{"3", "ssh fallback throughput", runSSHThroughput},
+		{"3", "ssh fallback", runSSHFallback},
 		{"4", "throughput", runThroughput},
 		{"5", "scale", runScale},
 		{"6", "footprint", runFootprint},

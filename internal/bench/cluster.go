@@ -34,7 +34,11 @@ type cluster struct {
 	workers []*worker.Worker
 	procs   []*child
 	fe      *frontend.Frontend
+	closers []func() // run first by close, last added first
 }
+
+// onClose adds f to what close runs (before the rest).
+func (c *cluster) onClose(f func()) { c.closers = append(c.closers, f) }
 
 // newCluster starts an embedded hub listening on a random loopback port
 // (separate processes reach it there).
@@ -125,6 +129,9 @@ func waitReady(ctx context.Context, reg *registry.Registry, n int) error {
 }
 
 func (c *cluster) close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
 	if c.fe != nil {
 		c.fe.Close()
 	}

@@ -1,52 +1,26 @@
-// Package sshtest starts a real OpenSSH sshd on a loopback port for tests:
-// a temporary host key and authorized client key, a log to read, and ways to
-// restart it or cut its connections. Tests that use it skip, loudly, where
-// sshd is not installed.
+// Package sshtest starts a real OpenSSH sshd on a loopback port for tests
+// (see package sshd): stopped when the test ends, skipping the test loudly
+// where sshd is not installed.
 package sshtest
 
 import (
-	"bufio"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/pem"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
+	"errors"
 	"testing"
-	"time"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/fabric-run/fabric/internal/sshd"
 )
 
-const sshdPath = "/usr/sbin/sshd"
-
-// Server is a real OpenSSH sshd on a loopback port, with a host key and
-// an authorized client key of its own, run by the test.
-type Server struct {
-	t testing.TB
-	// Dir holds the keys, config and log.
-	Dir        string
-	Port       int
-	HostKeys   []ssh.Signer // ed25519 first
-	ClientKey  string       // path of the authorized private key
-	ClientPub  ssh.PublicKey
-	configPath string
-	logPath    string
-	cmd        *exec.Cmd
-	exited     chan struct{}
-}
-
 // Options shape a Server.
-type Options struct {
-	// ECDSAHostKey also serves an ECDSA host key (Go asks for it first).
-	ECDSAHostKey bool
+type Options = sshd.Options
+
+// ProcInfo is a process's parent and process group.
+type ProcInfo = sshd.ProcInfo
+
+// Server is sshd for one test.
+type Server struct {
+	*sshd.Server
+	t testing.TB
 }
 
 // Start starts sshd for the test and stops it (and every process it
@@ -54,253 +28,59 @@ type Options struct {
 // installed.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if _, err := os.Stat(sshdPath); err != nil {
-		t.Skip("SKIPPING: sshd not installed: apt-get install openssh-server (the sshexec tests run a real OpenSSH sshd on loopback)")
+	s, err := sshd.Start(t.TempDir(), opts)
+	if errors.Is(err, sshd.ErrNotInstalled) {
+		t.Skip("SKIPPING: sshd not installed: apt-get install openssh-server (these tests run a real OpenSSH sshd on loopback)")
 	}
-	if os.Geteuid() == 0 {
-		// sshd running as root needs its privilege separation directory,
-		// which the distribution's service unit normally creates.
-		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			t.Fatalf("create sshd's privilege separation directory: %v", err)
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := &Server{t: t, Dir: t.TempDir()}
-	s.HostKeys = append(s.HostKeys, s.writeKey("host_ed25519", NewEd25519(t)))
-	if opts.ECDSAHostKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.HostKeys = append(s.HostKeys, s.writeKey("host_ecdsa", k))
-	}
-	s.ClientKey = filepath.Join(s.Dir, "client_ed25519")
-	client := s.writeKey("client_ed25519", NewEd25519(t))
-	s.ClientPub = client.PublicKey()
-	s.WriteFile("authorized_keys", ssh.MarshalAuthorizedKey(s.ClientPub))
-	s.logPath = filepath.Join(s.Dir, "sshd.log")
 	t.Cleanup(s.Stop)
-	var lastErr error
-	for range 3 {
-		s.Port = FreePort(t)
-		if lastErr = s.start(); lastErr == nil {
-			return s
-		}
+	return &Server{Server: s, t: t}
+}
+
+// WriteFile writes a file into the server's directory.
+func (s *Server) WriteFile(name string, data []byte) {
+	s.t.Helper()
+	if err := s.Server.WriteFile(name, data); err != nil {
+		s.t.Fatal(err)
 	}
-	t.Fatalf("start sshd: %v\nlog:\n%s", lastErr, s.Log())
-	return nil
+}
+
+// Restart stops sshd and its connections and starts it again, same port
+// and keys.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if err := s.Server.Restart(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // NewEd25519 returns a new ed25519 private key.
 func NewEd25519(t testing.TB) ed25519.PrivateKey {
-	_, k, err := ed25519.GenerateKey(rand.Reader)
+	t.Helper()
+	k, err := sshd.NewEd25519()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
-// writeKey writes a private key in OpenSSH format (mode 0600, as sshd
-// insists) and returns its signer.
-func (s *Server) writeKey(name string, key any) ssh.Signer {
-	s.t.Helper()
-	block, err := ssh.MarshalPrivateKey(key, "")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.WriteFile(name, pem.EncodeToMemory(block))
-	signer, err := ssh.NewSignerFromKey(key)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return signer
-}
-
-// WriteFile writes a file (mode 0600) into the server's directory.
-func (s *Server) WriteFile(name string, data []byte) {
-	s.t.Helper()
-	if err := os.WriteFile(filepath.Join(s.Dir, name), data, 0o600); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := sshd.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
-
-// start writes the config and starts sshd, returning once it answers with
-// an SSH banner.
-func (s *Server) start() error {
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "Port %d\nListenAddress 127.0.0.1\n", s.Port)
-	for _, name := range []string{"host_ed25519", "host_ecdsa"} {
-		if _, err := os.Stat(filepath.Join(s.Dir, name)); err == nil {
-			fmt.Fprintf(&cfg, "HostKey %s\n", filepath.Join(s.Dir, name))
-		}
-	}
-	fmt.Fprintf(&cfg, "PidFile %s\nAuthorizedKeysFile %s\n", filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"))
-	cfg.WriteString("PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n" +
-		"KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nLogLevel VERBOSE\nMaxSessions 10\n" +
-		"PrintMotd no\nAcceptEnv none\n" +
-		// bash sources ~/.bashrc when sshd starts it at shell level 1; this
-		// machine's root .bashrc runs pyenv init, which takes seconds, and
-		// a test killing a session in it leaves pyenv's lock file behind.
-		// Starting one level up keeps the tests off the user's rc files.
-		"SetEnv SHLVL=1\n")
-	s.configPath = filepath.Join(s.Dir, "sshd_config")
-	s.WriteFile("sshd_config", []byte(cfg.String()))
-
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	cmd := exec.Command(sshdPath, "-D", "-e", "-f", s.configPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	dieWithParent(cmd.SysProcAttr)
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	s.cmd = cmd
-	s.exited = make(chan struct{})
-	go func(exited chan struct{}) {
-		cmd.Wait()
-		close(exited)
-	}(s.exited)
-	if err := s.waitReady(10 * time.Second); err != nil {
-		s.kill()
-		return err
-	}
-	return nil
-}
-
-// waitReady polls the port until sshd sends its banner.
-func (s *Server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
-			c.SetDeadline(time.Now().Add(2 * time.Second))
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if strings.HasPrefix(line, "SSH-2.0-") {
-				return nil
-			}
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("sshd exited at start")
-		case <-tick.C:
-		}
-	}
-	return fmt.Errorf("sshd did not answer on %s within %v", s.Addr(), limit)
-}
-
-// Addr is sshd's address.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
-
-// Log returns what sshd logged so far.
-func (s *Server) Log() string {
-	b, _ := os.ReadFile(s.logPath)
-	return string(b)
-}
-
-// Accepted counts the connections sshd authenticated.
-func (s *Server) Accepted() int { return strings.Count(s.Log(), "Accepted publickey for ") }
-
-// Restart stops sshd and every connection it serves, then starts it again
-// on the same port with the same keys.
-func (s *Server) Restart() {
-	s.t.Helper()
-	s.kill()
-	if err := s.start(); err != nil {
-		s.t.Fatalf("restart sshd: %v\nlog:\n%s", err, s.Log())
-	}
-}
-
-// KillConnections kills sshd's per-connection processes (and what runs under
-// them), leaving the listener up: every client connection drops.
-func (s *Server) KillConnections() {
-	for _, pid := range Descendants(s.cmd.Process.Pid) {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
-
-// ConnectionPIDs returns the per-connection sshd processes (children of the
-// listener).
-func (s *Server) ConnectionPIDs() []int {
-	return Children(s.cmd.Process.Pid)
-}
-
-func (s *Server) kill() {
-	if s.cmd == nil {
-		return
-	}
-	pid := s.cmd.Process.Pid
-	all := Descendants(pid)
-	syscall.Kill(-pid, syscall.SIGKILL) // sshd and what stayed in its group
-	for _, p := range all {
-		syscall.Kill(p, syscall.SIGCONT)
-		syscall.Kill(p, syscall.SIGKILL)
-	}
-	<-s.exited
-	s.cmd = nil
-}
-
-// Stop kills sshd and everything it started. Start arranges it at cleanup.
-func (s *Server) Stop() { s.kill() }
-
-// Children lists the processes whose parent is pid.
-func Children(pid int) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := ProcStat(p); ok && st.PPID == pid {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// Descendants lists every process under pid.
-func Descendants(pid int) []int {
-	var out []int
-	for queue := Children(pid); len(queue) > 0; {
-		p := queue[0]
-		queue = append(queue[1:], Children(p)...)
-		out = append(out, p)
-	}
-	return out
-}
-
-// ProcInfo is a process's parent and process group.
-type ProcInfo struct{ PPID, PGID int }
 
 // ProcStat reads a process's parent and process group from /proc.
-func ProcStat(pid int) (ProcInfo, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ProcInfo{}, false
-	}
-	// The command name is in parentheses and may hold spaces.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 3 {
-		return ProcInfo{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgid, _ := strconv.Atoi(f[2])
-	return ProcInfo{PPID: ppid, PGID: pgid}, true
-}
+func ProcStat(pid int) (ProcInfo, bool) { return sshd.ProcStat(pid) }
+
+// Children lists the processes whose parent is pid.
+func Children(pid int) []int { return sshd.Children(pid) }
+
+// Descendants lists every process under pid.
+func Descendants(pid int) []int { return sshd.Descendants(pid) }

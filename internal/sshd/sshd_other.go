@@ -1,6 +1,6 @@
 //go:build !linux
 
-package sshtest
+package sshd
 
 import "syscall"
 
