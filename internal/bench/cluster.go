@@ -50,6 +50,25 @@ func (e *env) newCluster() (*cluster, error) {
 	return &cluster{e: e, hub: h}, nil
 }
 
+// oneNode starts a cluster of one in-process node ("bench", 4 slots) and a
+// front end that knows it. The caller closes the cluster.
+func (e *env) oneNode(ctx context.Context) (*cluster, *frontend.Frontend, error) {
+	c, err := e.newCluster()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.addNode("bench", 4); err != nil {
+		c.close()
+		return nil, nil, err
+	}
+	fe, err := c.startFrontend(ctx, 1)
+	if err != nil {
+		c.close()
+		return nil, nil, err
+	}
+	return c, fe, nil
+}
+
 // connect opens a client connection to the hub.
 func (c *cluster) connect(name string) (*nats.Conn, error) {
 	nc, err := nats.Connect(c.hub.ClientURL(), nats.Name(name))

@@ -25,18 +25,11 @@ const (
 // its shell (bash where present); the baseline the issue names execs
 // `sh -c true`. Both are reported, and the baseline in the node's own shell.
 func runLatency(ctx context.Context, e *env) ([]Result, error) {
-	c, err := e.newCluster()
+	c, fe, err := e.oneNode(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.close()
-	if err := c.addNode("bench", 4); err != nil {
-		return nil, err
-	}
-	fe, err := c.startFrontend(ctx, 1)
-	if err != nil {
-		return nil, err
-	}
 	shell := runner.DefaultShell()
 	// `true` is a shell builtin: the node runs it under its shell. The
 	// program true (by its path) is a simple command the node runs

@@ -165,18 +165,11 @@ func runSSHLatency(ctx context.Context, e *env) ([]Result, error) {
 		return nil, err
 	}
 	defer b.close()
-	c, err := e.newCluster()
+	c, fe, err := e.oneNode(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.close()
-	if err := c.addNode("bench", 4); err != nil {
-		return nil, err
-	}
-	fe, err := c.startFrontend(ctx, 1)
-	if err != nil {
-		return nil, err
-	}
 	times, err := interleave(ctx, []func() error{
 		func() error { return runTrue(ctx, fe, "true") },
 		func() error { return b.fresh(ctx) },

@@ -173,9 +173,16 @@ func (p *proc) signal(sig syscall.Signal) { p.cmd.Process.Signal(sig) }
 // fabric runs the fabric binary to completion.
 func fabric(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return run(t, env, append([]string{bin.fabric}, args...)...)
+}
+
+// run runs argv (a program and its arguments) to completion with env added
+// to a clean environment.
+func run(t *testing.T, env []string, argv ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin.fabric, args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(cleanEnv(t), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
