@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -237,7 +236,7 @@ func pids(t *testing.T, out string) (shell, child int) {
 func groupGone(t *testing.T, shell, child int) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("process group %d gone", shell), func() bool {
-		return !runner.Alive(shell) && !runner.Alive(child) && errors.Is(syscall.Kill(-shell, 0), syscall.ESRCH)
+		return !runner.Alive(shell) && !runner.Alive(child) && !runner.GroupAlive(shell)
 	})
 }
 

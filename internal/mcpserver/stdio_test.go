@@ -76,8 +76,12 @@ func stopLocalHub(t *testing.T, state string) {
 		t.Errorf("hub.json %s: %v", b, err)
 		return
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		if err := syscall.Kill(adv.PID, sig); err != nil {
+	proc, err := os.FindProcess(adv.PID)
+	if err != nil {
+		return // gone already
+	}
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Kill} {
+		if err := proc.Signal(sig); err != nil {
 			return // gone already
 		}
 		// Not our child: poll for its death against a deadline.

@@ -33,3 +33,6 @@ func executable(string) bool { return false }
 
 // isBash is false where the direct path is not supported.
 func isBash(string) bool { return false }
+
+// GroupAlive is false where process groups do not exist.
+func GroupAlive(int) bool { return false }

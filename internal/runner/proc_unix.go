@@ -63,3 +63,8 @@ func executable(path string) bool {
 // isBash reports whether shell is bash, the only shell whose start-up the
 // direct path reproduces.
 func isBash(shell string) bool { return filepath.Base(shell) == "bash" }
+
+// GroupAlive reports whether any process is left in process group pgid.
+func GroupAlive(pgid int) bool {
+	return !errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
+}

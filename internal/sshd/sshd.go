@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -177,8 +176,7 @@ func (s *Server) start() error {
 	defer logf.Close()
 	cmd := exec.Command(sshdPath, "-D", "-e", "-f", s.configPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	dieWithParent(cmd.SysProcAttr)
+	cmd.SysProcAttr = ownGroup()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -244,7 +242,7 @@ func (s *Server) Restart() error {
 // them), leaving the listener up: every client connection drops.
 func (s *Server) KillConnections() {
 	for _, pid := range Descendants(s.cmd.Process.Pid) {
-		syscall.Kill(pid, syscall.SIGKILL)
+		killPID(pid)
 	}
 }
 
@@ -260,10 +258,9 @@ func (s *Server) kill() {
 	}
 	pid := s.cmd.Process.Pid
 	all := Descendants(pid)
-	syscall.Kill(-pid, syscall.SIGKILL) // sshd and what stayed in its group
+	killGroup(pid) // sshd and what stayed in its group
 	for _, p := range all {
-		syscall.Kill(p, syscall.SIGCONT)
-		syscall.Kill(p, syscall.SIGKILL)
+		resumeAndKill(p)
 	}
 	<-s.exited
 	s.cmd = nil

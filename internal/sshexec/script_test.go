@@ -132,3 +132,10 @@ func TestRunOutputControlLine(t *testing.T) {
 		}
 	}
 }
+
+// awkward are arguments that a careless quoting would mangle or execute.
+var awkward = []string{
+	"it's", `"double"`, "$HOME", "${PATH}", "`id`", "$(touch PWNED)", "; touch PWNED",
+	"a b  c", "line\nbreak", "tab\there", `back\slash`, `\'`, "'", "''", "*", "~", "-n", "--", "",
+	"!event", "#comment", "&", "|", "<>", "ünïcødé ✓", "\x01\x1b[31m",
+}
