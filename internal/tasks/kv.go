@@ -232,6 +232,9 @@ func (s *kvStore) WaitResult(ctx context.Context, id string) (*wire.Result, erro
 	if err := s.checkOpen(op, id); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", op, id, err) // no watch to set up and tear down
+	}
 	// The watch delivers the current value if there is one, then a nil
 	// marker, then every later write: no result can slip in between.
 	w, err := s.kv.Watch(ctx, resultKey(id))

@@ -221,8 +221,11 @@ func TestWaitResultEndsWithContext(t *testing.T) {
 			t.Errorf("WaitResult with an ended ctx = %v, want context.Canceled", err)
 		}
 		if _, ok := s.(*kvStore); ok {
-			// The watch is cleaned up: its consumer goes.
-			eventually(t, 5*time.Second, "watch consumer removed", func() bool { return !pending(t, s, id) })
+			// The watch is cleaned up: its consumer goes. Stop deletes
+			// it; should an ordered-consumer reset under load have made a
+			// new one meanwhile, the server reaps that unwatched ephemeral
+			// after its 5 s inactivity threshold, hence the longer wait.
+			eventually(t, 15*time.Second, "watch consumer removed", func() bool { return !pending(t, s, id) })
 		}
 	})
 }
