@@ -60,37 +60,25 @@ func (r *mpReader) uint(n int) (uint64, bool) {
 }
 
 // mapLen reads a map header; nil is -1.
-func (r *mpReader) mapLen() (int, error) {
-	c, ok := r.next()
-	switch {
-	case !ok:
-		return 0, errUnusual
-	case c == 0xc0:
-		return -1, nil
-	case c >= 0x80 && c <= 0x8f:
-		return int(c & 0x0f), nil
-	case c == 0xde || c == 0xdf:
-		n, ok := r.uint(2 << (c - 0xde))
-		if !ok || n > uint64(len(r.b)) {
-			return 0, errUnusual
-		}
-		return int(n), nil
-	}
-	return 0, errUnusual
-}
+func (r *mpReader) mapLen() (int, error) { return r.headerLen(0x80, 0xde) }
 
 // arrayLen reads an array header; nil is -1.
-func (r *mpReader) arrayLen() (int, error) {
+func (r *mpReader) arrayLen() (int, error) { return r.headerLen(0x90, 0xdc) }
+
+// headerLen reads a map or array header: fix is the first of its sixteen
+// fixed-size codes, wide the code of its 16-bit form (the 32-bit form is
+// wide+1). nil is -1.
+func (r *mpReader) headerLen(fix, wide byte) (int, error) {
 	c, ok := r.next()
 	switch {
 	case !ok:
 		return 0, errUnusual
 	case c == 0xc0:
 		return -1, nil
-	case c >= 0x90 && c <= 0x9f:
+	case c >= fix && c <= fix+0x0f:
 		return int(c & 0x0f), nil
-	case c == 0xdc || c == 0xdd:
-		n, ok := r.uint(2 << (c - 0xdc))
+	case c == wide || c == wide+1:
+		n, ok := r.uint(2 << (c - wide))
 		if !ok || n > uint64(len(r.b)) {
 			return 0, errUnusual
 		}
