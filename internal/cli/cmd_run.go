@@ -17,6 +17,18 @@ import (
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
+// wordsHelp says how run and submit make one command line of their
+// arguments.
+const wordsHelp = `The words after -- are joined with spaces into one shell command line, which
+the node's shell (bash, else sh) parses, as ssh does: quote what the remote
+shell should see, e.g. fabric run -- 'ls *.go | wc -l'. A script for sh -c
+needs quoting twice: fabric run -- sh -c "'exit 3'" (unquoted it would be
+sh -c exit 3, which exits 0).`
+
+// commandLine is the shell command line args make: the words joined with
+// spaces, as ssh(1) does.
+func commandLine(args []string) string { return strings.Join(args, " ") }
+
 // requireFlags are the requirement flags run and submit share.
 type requireFlags struct {
 	os, arch, node string
@@ -58,7 +70,9 @@ command could not run at all (no matching node, refused, node lost) it exits
 125, on a timeout 124, when interrupted 130.
 
 With no server configured, fabric starts an embedded hub and a local node in
-process: it works on a fresh machine with nothing else running.`,
+process: it works on a fresh machine with nothing else running.
+
+` + wordsHelp,
 		Example: `  fabric run -- uname -a
   fabric run --cap docker -- docker build -t app .
   fabric run --os darwin --timeout 10m -- swift build
@@ -72,7 +86,7 @@ process: it works on a fresh machine with nothing else running.`,
 			}
 			defer s.close()
 			r := frontend.Request{
-				Command:  strings.Join(args, " "),
+				Command:  commandLine(args),
 				Cwd:      cwd,
 				Timeout:  timeout,
 				Requires: req.requirements(),

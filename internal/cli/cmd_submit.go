@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,7 +26,9 @@ cluster can ask for it later: fabric status ID, fabric logs ID, fabric cancel ID
 
 With no server configured, submit starts the local hub in the background
 (fabric serve --with-node, which exits after 10 idle minutes), since the task
-must outlive this process.`,
+must outlive this process.
+
+` + wordsHelp,
 		Example: `  id=$(fabric submit -- make -j8 test)
   fabric status --wait "$id"`,
 		Args: cobra.MinimumNArgs(1),
@@ -40,7 +41,7 @@ must outlive this process.`,
 			defer s.close()
 			// This process leaves once the task is placed: only workers,
 			// which record their own results, may take it (not SSH nodes).
-			r := frontend.Request{Command: strings.Join(args, " "), Cwd: cwd, Timeout: timeout, Requires: req.requirements(), Unattended: true}
+			r := frontend.Request{Command: commandLine(args), Cwd: cwd, Timeout: timeout, Requires: req.requirements(), Unattended: true}
 			st, err := s.svc.Submit(cmd.Context(), r, true)
 			if asJSON && st != nil {
 				if jerr := writeJSON(a.io.Stdout, statusReport(st, err)); jerr != nil {

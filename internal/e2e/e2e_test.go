@@ -32,6 +32,19 @@ func TestEmbeddedRun(t *testing.T) {
 	}
 }
 
+// TestRunJoinsWords: the words after -- make one shell line, as ssh joins
+// them, so the remote shell sees the quoting the user gave it.
+func TestRunJoinsWords(t *testing.T) {
+	out, _, code := fabric(t, nil, "run", "--", "sh", "-c", "'echo in-sh; exit 3'")
+	if code != 3 || out != "in-sh\n" {
+		t.Errorf("sh -c \"'echo in-sh; exit 3'\": code %d, stdout %q; want 3, in-sh", code, out)
+	}
+	out, _, code = fabric(t, nil, "run", "--", "echo", "a", "'b  c'", "|", "tr", "a-z", "A-Z")
+	if code != 0 || out != "A B  C\n" {
+		t.Errorf("words with a pipe: code %d, stdout %q; want 0, \"A B  C\\n\"", code, out)
+	}
+}
+
 func TestEmbeddedExitCodes(t *testing.T) {
 	tests := []struct {
 		name string
