@@ -11,7 +11,7 @@ func (a *app) cancelCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cancel TASK_ID",
 		Short: "Cancel a running task (its whole process group is killed)",
-		Args:  cobra.ExactArgs(1),
+		Args:  taskIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.openSession(cmd.Context(), a.logger(), modeReader)
 			if err != nil {

@@ -22,7 +22,7 @@ its head and tail, with a line saying how much was left out): stdout to
 stdout, stderr to stderr.
 
 With -f, a running task's output is printed live from now on until it ends.`,
-		Args: cobra.ExactArgs(1),
+		Args: taskIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch stream {
 			case "both", "stdout", "stderr":

@@ -29,6 +29,25 @@ sh -c exit 3, which exits 0).`
 // spaces, as ssh(1) does.
 func commandLine(args []string) string { return strings.Join(args, " ") }
 
+// commandArgs requires a command after the flags, saying how to give one.
+func commandArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("no command given: put it after --, e.g. fabric %s -- uname -a", cmd.Name())
+	}
+	return nil
+}
+
+// taskIDArg requires exactly one task id.
+func taskIDArg(cmd *cobra.Command, args []string) error {
+	switch {
+	case len(args) == 0:
+		return fmt.Errorf("no task id given: fabric %s ID (fabric tasks lists the recent ones)", cmd.Name())
+	case len(args) > 1:
+		return fmt.Errorf("one task id at a time, got %d: %s", len(args), strings.Join(args, " "))
+	}
+	return nil
+}
+
 // requireFlags are the requirement flags run and submit share.
 type requireFlags struct {
 	os, arch, node string
@@ -77,7 +96,7 @@ process: it works on a fresh machine with nothing else running.
   fabric run --cap docker -- docker build -t app .
   fabric run --os darwin --timeout 10m -- swift build
   fabric run --json -- make test`,
-		Args: cobra.MinimumNArgs(1),
+		Args: commandArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := a.logger()
 			s, err := a.openSession(cmd.Context(), log, modeOneShot)

@@ -30,7 +30,7 @@ and tail of its output. Records are kept by the hub for 7 days.
 
 With --wait, block until the task ends, print its result, and exit with the
 task's exit code (124 timeout, 125 did not run or lost, 130 cancelled).`,
-		Args: cobra.ExactArgs(1),
+		Args: taskIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.openSession(cmd.Context(), a.logger(), modeReader)
 			if err != nil {

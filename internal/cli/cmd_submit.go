@@ -31,7 +31,7 @@ must outlive this process.
 ` + wordsHelp,
 		Example: `  id=$(fabric submit -- make -j8 test)
   fabric status --wait "$id"`,
-		Args: cobra.MinimumNArgs(1),
+		Args: commandArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := a.logger()
 			s, err := a.openSession(cmd.Context(), log, modeShared)

@@ -56,6 +56,9 @@ func TestEmbeddedExitCodes(t *testing.T) {
 		{"unknown node", []string{"run", "--node", "nowhere", "--", "true"}, 125, `unknown node "nowhere"`},
 		{"timeout", []string{"run", "--timeout", "300ms", "--", "sleep 30"}, 124, "timeout"},
 		{"bad env", []string{"run", "--", "true"}, 1, `FABRIC_CMD_TIMEOUT="soon"`},
+		{"no command", []string{"run", "--cap", "go"}, 1, "no command given: put it after --, e.g. fabric run -- uname -a"},
+		{"no task id", []string{"status"}, 1, "no task id given: fabric status ID"},
+		{"two task ids", []string{"logs", "a", "b"}, 1, "one task id at a time, got 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
