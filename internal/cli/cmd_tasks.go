@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -29,13 +31,16 @@ func (a *app) tasksCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
+			if err := settle(cmd.Context(), s.store, recs); err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
 			if asJSON {
 				return writeJSON(a.io.Stdout, recs)
 			}
 			tw := tabwriter.NewWriter(a.io.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TASK\tSTATE\tNODE\tSUBMITTED\tCOMMAND")
 			for _, r := range recs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, tasks.StateOf(r, nil), r.Node, r.Submitted.Format(time.DateTime), shorten(display(*r), 60))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.State, r.Node, r.Submitted.Format(time.DateTime), shorten(display(*r), 60))
 			}
 			return tw.Flush()
 		},
@@ -43,6 +48,23 @@ func (a *app) tasksCommand() *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// settle gives each record that is not final the state its result says:
+// a node stores a task's result apart from the record, which nobody
+// updates when the front end that submitted the task has left.
+func settle(ctx context.Context, store tasks.Store, recs []*tasks.Record) error {
+	for _, r := range recs {
+		if r.State.Final() {
+			continue
+		}
+		_, res, err := store.Get(ctx, r.ID)
+		if err != nil && !errors.Is(err, tasks.ErrNotFound) {
+			return fmt.Errorf("task %s: %w", r.ID, err)
+		}
+		r.State = tasks.StateOf(r, res)
+	}
+	return nil
 }
 
 func shorten(s string, n int) string {
