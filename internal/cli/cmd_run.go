@@ -98,6 +98,7 @@ process: it works on a fresh machine with nothing else running.
   fabric run --json -- make test`,
 		Args: commandArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			a.noticeStdin()
 			log := a.logger()
 			s, err := a.openSession(cmd.Context(), log, modeOneShot)
 			if err != nil {

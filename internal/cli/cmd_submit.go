@@ -33,6 +33,7 @@ must outlive this process.
   fabric status --wait "$id"`,
 		Args: commandArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			a.noticeStdin()
 			log := a.logger()
 			s, err := a.openSession(cmd.Context(), log, modeShared)
 			if err != nil {

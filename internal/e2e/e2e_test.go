@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,6 +43,23 @@ func TestRunJoinsWords(t *testing.T) {
 	out, _, code = fabric(t, nil, "run", "--", "echo", "a", "'b  c'", "|", "tr", "a-z", "A-Z")
 	if code != 0 || out != "A B  C\n" {
 		t.Errorf("words with a pipe: code %d, stdout %q; want 0, \"A B  C\\n\"", code, out)
+	}
+}
+
+// TestRunSaysStdinIsNotForwarded: input piped into fabric run would be lost
+// silently (the node's command reads /dev/null); fabric says so.
+func TestRunSaysStdinIsNotForwarded(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(in, []byte("lost input\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, nil, "sh", "-c", `exec "$0" run -- cat < "$1"`, bin.fabric, in)
+	if code != 0 || out != "" || !strings.Contains(errOut, "standard input is not forwarded") {
+		t.Errorf("cat < file: code %d, stdout %q, stderr %q; want 0, nothing, a notice", code, out, errOut)
+	}
+	_, errOut, _ = fabric(t, nil, "run", "--", "cat") // stdin: /dev/null
+	if strings.Contains(errOut, "standard input") {
+		t.Errorf("a notice with nothing on stdin: %q", errOut)
 	}
 }
 
