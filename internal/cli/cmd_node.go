@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,7 +88,7 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
 // runNode runs a worker until ctx ends, then drains it.
 func (a *app) runNode(ctx context.Context, cfg worker.Config) error {
 	log := cfg.Logger
-	nc, err := a.connect(a.settings.Servers, "fabric-node", log, nodeConnOptions(cfg.HeartbeatInterval)...)
+	nc, err := a.connect(a.settings.Servers, "fabric-node", log, nodeConnOptions(cfg.HeartbeatInterval, log)...)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
@@ -99,7 +100,11 @@ func (a *app) runNode(ctx context.Context, cfg worker.Config) error {
 	if err := w.Start(); err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	log.Info("node running", "node", w.ID(), "server", nc.ConnectedUrlRedacted(), "capabilities", w.Capabilities())
+	if nc.IsConnected() {
+		log.Info("node running", "node", w.ID(), "server", nc.ConnectedUrlRedacted(), "capabilities", w.Capabilities())
+	} else {
+		log.Warn("node running, NATS not reachable yet: retrying", "node", w.ID(), "servers", strings.Join(a.settings.Servers, ","), "capabilities", w.Capabilities())
+	}
 	<-ctx.Done()
 	log.Info("shutting down: draining")
 	if err := w.Drain(context.Background()); err != nil {

@@ -21,7 +21,8 @@ func TestLookup(t *testing.T) {
 		{"unknown command", false, []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"unknown flag", false, []string{"run", "--bogus", "--", "ls"}, "unknown flag: --bogus"},
 		{"bad value", true, []string{"--slots", "many"}, `invalid argument "many" for "--slots"`},
-		{"missing command", false, []string{"run"}, "requires at least 1 arg"},
+		{"missing command", false, []string{"run"}, "no command given: put it after --"},
+		{"missing task id", false, []string{"status"}, "no task id given"},
 		{"no args taken", true, []string{"extra"}, `unknown command "extra"`},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,9 +20,10 @@ const (
 // forgot the flow) is then noticed after two unanswered pings, and the
 // node reconnects, to the next URL when there are several, instead of
 // writing into a dead connection for NATS's default four minutes.
-func nodeConnOptions(heartbeat time.Duration) []nats.Option {
+func nodeConnOptions(heartbeat time.Duration, log *slog.Logger) []nats.Option {
 	return []nats.Option{
 		nats.RetryOnFailedConnect(true),
+		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("connected to NATS", "url", nc.ConnectedUrlRedacted()) }),
 		nats.PingInterval(min(max(heartbeat, minNodePing), maxNodePing)),
 		nats.MaxPingsOutstanding(2),
 	}

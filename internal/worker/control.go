@@ -43,8 +43,13 @@ func (w *Worker) Heartbeat() *wire.Heartbeat {
 }
 
 // PublishHeartbeat publishes the node's current state on its heartbeat
-// subject.
+// subject. While the connection is down (or not up yet) it publishes
+// nothing: a heartbeat queued then would arrive stale, and the node sends a
+// fresh one as soon as it reconnects.
 func (w *Worker) PublishHeartbeat() error {
+	if !w.nc.IsConnected() {
+		return nil
+	}
 	subj, err := w.subj.Heartbeat(w.cfg.Name)
 	if err != nil {
 		return err
