@@ -46,6 +46,10 @@ Each command call waits at most FABRIC_SYNC_BUDGET (45 s): a command still
 running then goes on, and wait_task waits for it. Answers show at most
 FABRIC_MCP_OUTPUT_BYTES of output; task_output reads the rest.
 
+With --server URL (or FABRIC_SERVER) and no server answering there at start,
+fabric mcp serves anyway: every tool says the servers do not answer yet, and
+they work as soon as one does (it tries every second).
+
 With --http ADDR it serves streamable HTTP at http://ADDR/mcp instead; listening
 beyond loopback is refused unless --insecure is given.`,
 		Example: `  claude mcp add fabric -- fabric mcp
@@ -68,26 +72,41 @@ beyond loopback is refused unless --insecure is given.`,
 }
 
 // serveMCP opens the shared session and serves MCP until ctx ends or, on
-// stdio, the client closes stdin.
+// stdio, the client closes stdin. When configured servers cannot be
+// reached at start, it serves anyway, detached (every tool call says why),
+// and attaches as soon as they answer: an MCP client started while the hub
+// is down (Claude Code starts its servers once per session) gets the tools
+// when the hub is back, not a failed server.
 func (a *app) serveMCP(ctx context.Context, httpAddr string) error {
 	log := a.logger()
-	s, err := a.openSession(ctx, log, modeShared)
-	if err != nil {
-		return &exitError{code: ExitError, err: err}
-	}
-	defer s.close()
-	srv, err := mcpserver.New(mcpserver.Config{
-		Service:     s.svc,
+	cfg := mcpserver.Config{
 		SyncBudget:  a.settings.SyncBudget,
 		OutputBytes: a.settings.MCPOutputBytes,
-		Server:      serverForModel(s, a.settings.Servers),
 		Version:     Version,
 		Logger:      log,
-	})
+	}
+	s, err := a.openSession(ctx, log, modeShared)
+	var att *attacher
+	switch {
+	case err == nil:
+		defer s.close()
+		cfg.Service, cfg.Server = s.svc, serverForModel(s, a.settings.Servers)
+		log.Info("MCP server ready", "server", s.servers, "records", s.store.Backend(), "sync_budget", a.settings.SyncBudget)
+	case len(a.settings.Servers) == 0 || ctx.Err() != nil:
+		return &exitError{code: ExitError, err: err}
+	default:
+		att = newAttacher(a, log, err)
+		cfg.Detached = att.why
+		log.Warn("MCP server ready, detached: the NATS servers do not answer yet; retrying", "err", err)
+	}
+	srv, err := mcpserver.New(cfg)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	log.Info("MCP server ready", "server", s.servers, "records", s.store.Backend(), "sync_budget", a.settings.SyncBudget)
+	if att != nil {
+		stop := att.start(ctx, srv)
+		defer stop()
+	}
 	if httpAddr != "" {
 		return a.serveMCPHTTP(ctx, srv.MCP(), httpAddr, log)
 	}

@@ -66,7 +66,7 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 	// Placement (which waits while every matching node is busy) counts
 	// toward the budget: a task no node took by then is not started.
 	placeCtx, cancel := context.WithTimeout(ctx, budget)
-	st, err := s.svc.Submit(placeCtx, fr, background)
+	st, err := s.service().Submit(placeCtx, fr, background)
 	cancel()
 	if err != nil {
 		return s.notRun(ctx, st, fr, err)
@@ -81,7 +81,7 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 
 	relay := s.newProgress(ctx, req)
 	stop := relay.follow(id, fmt.Sprintf("task %s running on %s", id, st.Record.Node))
-	st, err = s.svc.Wait(ctx, id, nil, budget-time.Since(start))
+	st, err = s.service().Wait(ctx, id, nil, budget-time.Since(start))
 	stop()
 	if err != nil {
 		return mcp.NewToolResultError(fmt.Sprintf("task %s: %v", id, err))
@@ -155,10 +155,10 @@ func (s *Server) notRun(ctx context.Context, st *taskrun.Status, fr frontend.Req
 func (s *Server) clientGaveUp(ctx context.Context, id string) *mcp.CallToolResult {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)
 	defer cancel()
-	if err := s.svc.Cancel(cctx, id, "the MCP client cancelled the call"); err != nil {
+	if err := s.service().Cancel(cctx, id, "the MCP client cancelled the call"); err != nil {
 		s.log.Warn("cancel after the client gave up", "task", id, "err", err)
 	}
-	st, err := s.svc.Wait(cctx, id, nil, cancelGrace)
+	st, err := s.service().Wait(cctx, id, nil, cancelGrace)
 	if err != nil {
 		return mcp.NewToolResultError(fmt.Sprintf("task %s: cancelled by the client; %v", id, err))
 	}
@@ -168,7 +168,7 @@ func (s *Server) clientGaveUp(ctx context.Context, id string) *mcp.CallToolResul
 
 // dryRun answers with the routing decision alone.
 func (s *Server) dryRun(ctx context.Context, fr frontend.Request) *mcp.CallToolResult {
-	d, err := s.fe.Plan(ctx, fr)
+	d, err := s.frontend().Plan(ctx, fr)
 	p := PlanView{Fallbacks: []string{}, Programs: []string{}, NotChosen: []SkipView{}, Requires: RequiresView{Capabilities: []string{}}}
 	if d != nil {
 		for i, c := range d.Order {

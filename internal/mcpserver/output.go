@@ -25,11 +25,11 @@ func (s *Server) handleTaskOutput(ctx context.Context, req mcp.CallToolRequest) 
 	if err != nil {
 		return argError(ToolTaskOutput, err), nil
 	}
-	st, err := s.svc.Status(ctx, id)
+	st, err := s.service().Status(ctx, id)
 	if err != nil {
 		return s.unknownTask(ToolTaskOutput, err), nil
 	}
-	sl, err := s.svc.Output(ctx, id, q)
+	sl, err := s.service().Output(ctx, id, q)
 	if err != nil {
 		if errors.Is(err, taskrun.ErrUnknownTask) {
 			return s.unknownTask(ToolTaskOutput, err), nil

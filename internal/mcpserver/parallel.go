@@ -35,7 +35,7 @@ func (s *Server) handleParallel(ctx context.Context, req mcp.CallToolRequest) (*
 		ids[i] = reqs[i].ID
 	}
 	stop := s.newProgress(ctx, req).batch(ids)
-	sts, err := s.svc.Batch(ctx, reqs, opt)
+	sts, err := s.service().Batch(ctx, reqs, opt)
 	stop()
 	if err != nil {
 		return mcp.NewToolResultError(fmt.Sprintf("parallel_execute: %v", err)), nil
@@ -93,12 +93,12 @@ func (s *Server) cancelAll(ctx context.Context, sts []*taskrun.Status, reason st
 	for {
 		left := 0
 		for _, st := range sts {
-			cur, err := s.svc.Status(cctx, st.Record.ID)
+			cur, err := s.service().Status(cctx, st.Record.ID)
 			if err != nil || !cur.Running() {
 				continue
 			}
 			left++
-			if err := s.svc.Cancel(cctx, st.Record.ID, reason); err != nil {
+			if err := s.service().Cancel(cctx, st.Record.ID, reason); err != nil {
 				s.log.Debug("cancel batch task", "task", st.Record.ID, "err", err)
 			}
 		}

@@ -44,7 +44,7 @@ func (s *Server) newProgress(ctx context.Context, req mcp.CallToolRequest) *prog
 	if srv == nil {
 		return nil
 	}
-	return &progress{srv: srv, svc: s.svc, ctx: ctx, token: m.ProgressToken, every: s.cfg.ProgressInterval}
+	return &progress{srv: srv, svc: s.service(), ctx: ctx, token: m.ProgressToken, every: s.cfg.ProgressInterval}
 }
 
 // send sends one notification; a client not keeping up loses it (mcp-go

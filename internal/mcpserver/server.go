@@ -10,10 +10,13 @@
 package mcpserver
 
 import (
+	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/fabric-run/fabric/internal/frontend"
@@ -41,8 +44,13 @@ const Name = "fabric"
 
 // Config configures a Server.
 type Config struct {
-	// Service runs the tasks; required.
+	// Service runs the tasks. Without one the server starts detached:
+	// every tool call answers an error saying why (Detached) until Attach
+	// gives it a service.
 	Service *taskrun.Service
+	// Detached says why there is no service yet, for the answers of a
+	// detached server (required without Service).
+	Detached func() string
 	// SyncBudget is how long a command tool waits before it returns the task
 	// id of a command still running (default DefaultSyncBudget).
 	SyncBudget time.Duration
@@ -50,7 +58,8 @@ type Config struct {
 	// DefaultOutputBytes, at least MinOutputBytes).
 	OutputBytes int
 	// Server says how the front end reaches the cluster (the NATS URL, or
-	// "the local hub"), for cluster_status.
+	// "the local hub"), for cluster_status; with Service (Attach says it
+	// for a server that starts detached).
 	Server string
 	// Version is reported in the MCP handshake.
 	Version string
@@ -64,17 +73,24 @@ type Config struct {
 // Server is the MCP server. It is safe for concurrent use: every tool call
 // runs on the caller's goroutine and owns what it starts.
 type Server struct {
-	cfg Config
-	svc *taskrun.Service
-	fe  *frontend.Frontend
-	mcp *server.MCPServer
-	log *slog.Logger
+	cfg      Config
+	attached atomic.Pointer[attachment]
+	mcp      *server.MCPServer
+	log      *slog.Logger
+}
+
+// attachment is the service a server runs tasks with, and how it reaches
+// the cluster.
+type attachment struct {
+	svc    *taskrun.Service
+	fe     *frontend.Frontend
+	server string
 }
 
 // New builds the MCP server with all its tools.
 func New(cfg Config) (*Server, error) {
-	if cfg.Service == nil {
-		return nil, errors.New("mcpserver: no task service")
+	if cfg.Service == nil && cfg.Detached == nil {
+		return nil, errors.New("mcpserver: no task service, and no reason why")
 	}
 	if cfg.SyncBudget <= 0 {
 		cfg.SyncBudget = DefaultSyncBudget
@@ -92,9 +108,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, fe: cfg.Service.Frontend(), log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.Service != nil {
+		s.Attach(cfg.Service, cfg.Server)
+	}
 	s.mcp = server.NewMCPServer(Name, cfg.Version,
 		server.WithToolCapabilities(false),
+		server.WithToolHandlerMiddleware(s.requireService),
 		server.WithRecovery(),
 		server.WithOutputSchemaValidation(),
 		server.WithInstructions(s.instructions()),
@@ -102,6 +122,31 @@ func New(cfg Config) (*Server, error) {
 	s.addTools()
 	return s, nil
 }
+
+// Attach gives a detached server the service to run tasks with, and says
+// how it reaches the cluster (for cluster_status). From then on tool calls
+// run as on a server built with the service.
+func (s *Server) Attach(svc *taskrun.Service, server string) {
+	s.attached.Store(&attachment{svc: svc, fe: svc.Frontend(), server: server})
+}
+
+// requireService answers every tool call of a detached server with why it
+// is detached.
+func (s *Server) requireService(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if s.attached.Load() == nil {
+			return mcp.NewToolResultError(s.cfg.Detached()), nil
+		}
+		return next(ctx, req)
+	}
+}
+
+// service is the attached task service; only tool handlers call it, and
+// requireService lets them run only once there is one.
+func (s *Server) service() *taskrun.Service { return s.attached.Load().svc }
+
+// frontend is the attached service's front end.
+func (s *Server) frontend() *frontend.Frontend { return s.attached.Load().fe }
 
 // MCP returns the mcp-go server, to serve over stdio or HTTP or to connect
 // an in-process client to.

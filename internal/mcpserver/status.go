@@ -23,7 +23,7 @@ const (
 
 // recordsNote says where task records are kept and what that means.
 func (s *Server) recordsNote() string {
-	switch b := s.svc.Store().Backend(); b {
+	switch b := s.service().Store().Backend(); b {
 	case tasks.BackendMemory:
 		return "records are kept in memory only: they do not outlive this MCP server, so task ids from before it started are unknown here, and a task still running when it exits loses its record."
 	case tasks.BackendJetStream:
@@ -38,16 +38,16 @@ func (s *Server) handleClusterStatus(ctx context.Context, req mcp.CallToolReques
 	if err := bind(req, &none); err != nil {
 		return argError(ToolClusterStatus, err), nil
 	}
-	local := s.fe.Local()
+	local := s.frontend().Local()
 	v := ClusterView{
 		LocalNode:         local,
-		Server:            nonEmpty(s.cfg.Server, "(unknown)"),
-		Records:           RecordsView{Backend: s.svc.Store().Backend(), Note: s.recordsNote()},
+		Server:            nonEmpty(s.attached.Load().server, "(unknown)"),
+		Records:           RecordsView{Backend: s.service().Store().Backend(), Note: s.recordsNote()},
 		SyncBudgetSeconds: s.cfg.SyncBudget.Seconds(),
 		Nodes:             []NodeView{},
 	}
 	now := time.Now()
-	for _, n := range s.fe.Nodes(ctx) {
+	for _, n := range s.frontend().Nodes(ctx) {
 		via := ViaWorker
 		if n.Via == router.ViaSSH {
 			via = ViaSSH

@@ -16,7 +16,7 @@ import (
 func (s *Server) unknownTask(tool string, err error) *mcp.CallToolResult {
 	if errors.Is(err, taskrun.ErrUnknownTask) {
 		why := "check the id: task ids are the 20 lowercase letters and digits that cluster_bash, offload_to and parallel_execute answers carry"
-		if s.svc.Store().Backend() == tasks.BackendMemory {
+		if s.service().Store().Backend() == tasks.BackendMemory {
 			why = s.recordsNote()
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("%s: %v. %s", tool, err, why))
@@ -33,7 +33,7 @@ func (s *Server) handleTaskStatus(ctx context.Context, req mcp.CallToolRequest) 
 	if err != nil {
 		return argError(ToolTaskStatus, err), nil
 	}
-	st, err := s.svc.Status(ctx, id)
+	st, err := s.service().Status(ctx, id)
 	if err != nil {
 		return s.unknownTask(ToolTaskStatus, err), nil
 	}
@@ -61,14 +61,14 @@ func (s *Server) handleWaitTask(ctx context.Context, req mcp.CallToolRequest) (*
 			return argError(ToolWaitTask, fmt.Errorf("until_regex: %w", err)), nil
 		}
 	}
-	st, err := s.svc.Status(ctx, id)
+	st, err := s.service().Status(ctx, id)
 	if err != nil {
 		return s.unknownTask(ToolWaitTask, err), nil
 	}
 	if st.Running() {
 		relay := s.newProgress(ctx, req)
 		stop := relay.follow(id, fmt.Sprintf("waiting for task %s on %s", id, nonEmpty(st.Record.Node, "(not placed yet)")))
-		st, err = s.svc.Wait(ctx, id, until, s.cfg.SyncBudget)
+		st, err = s.service().Wait(ctx, id, until, s.cfg.SyncBudget)
 		stop()
 		if err != nil {
 			return s.unknownTask(ToolWaitTask, err), nil
@@ -120,7 +120,7 @@ func (s *Server) handleCancelTask(ctx context.Context, req mcp.CallToolRequest) 
 	if err != nil {
 		return argError(ToolCancelTask, err), nil
 	}
-	st, err := s.svc.Status(ctx, id)
+	st, err := s.service().Status(ctx, id)
 	if err != nil {
 		return s.unknownTask(ToolCancelTask, err), nil
 	}
@@ -129,11 +129,11 @@ func (s *Server) handleCancelTask(ctx context.Context, req mcp.CallToolRequest) 
 		text := fmt.Sprintf("nothing to cancel: task %s had already ended (%s).\n%s", id, st.State, v.text())
 		return answer(text, v), nil
 	}
-	if err := s.svc.Cancel(ctx, id, "cancelled by cancel_task"); err != nil {
+	if err := s.service().Cancel(ctx, id, "cancelled by cancel_task"); err != nil {
 		return mcp.NewToolResultError(fmt.Sprintf("cancel_task: %v", err)), nil
 	}
 	// The node kills the process group and reports; wait for that report.
-	if st, err = s.svc.Wait(ctx, id, nil, cancelGrace); err != nil {
+	if st, err = s.service().Wait(ctx, id, nil, cancelGrace); err != nil {
 		return mcp.NewToolResultError(fmt.Sprintf("cancel_task: task %s: %v", id, err)), nil
 	}
 	v := taskView(st, s.cfg.OutputBytes)
