@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/config"
@@ -155,6 +156,9 @@ func (a *app) addGlobalFlags(cmd *cobra.Command) {
 	pf.StringVar(&a.authFlags.TLSCert, "tls-cert", "", "client certificate (env FABRIC_TLS_CERT)")
 	pf.StringVar(&a.authFlags.TLSKey, "tls-key", "", "client certificate's key (env FABRIC_TLS_KEY)")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := negativeDurations(cmd.Flags()); err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
 		s, err := loadSettings(a.io.lookup())
 		if err != nil {
 			return &exitError{code: ExitError, err: fmt.Errorf("environment: %w", err)}
@@ -188,6 +192,19 @@ func (a *app) addGlobalFlags(cmd *cobra.Command) {
 		a.guard = g
 		return nil
 	}
+}
+
+// negativeDurations refuses a duration flag given a negative value: no
+// timeout, interval or grace means anything below zero (and 0 is "the
+// default" or "never", as each flag's help says).
+func negativeDurations(fs *pflag.FlagSet) error {
+	var bad error
+	fs.Visit(func(f *pflag.Flag) {
+		if d, err := fs.GetDuration(f.Name); bad == nil && err == nil && d < 0 {
+			bad = fmt.Errorf("--%s %v: must not be negative", f.Name, d)
+		}
+	})
+	return bad
 }
 
 // overrideAuth lets each credential flag given replace the environment's.

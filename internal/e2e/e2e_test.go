@@ -77,6 +77,7 @@ func TestEmbeddedExitCodes(t *testing.T) {
 		{"no command", []string{"run", "--cap", "go"}, 1, "no command given: put it after --, e.g. fabric run -- uname -a"},
 		{"no task id", []string{"status"}, 1, "no task id given: fabric status ID"},
 		{"two task ids", []string{"logs", "a", "b"}, 1, "one task id at a time, got 2"},
+		{"negative timeout", []string{"run", "--timeout", "-1s", "--", "true"}, 1, "--timeout -1s: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
