@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/mcpserver"
@@ -92,7 +93,9 @@ func (a *app) serveMCP(ctx context.Context, httpAddr string) error {
 		defer s.close()
 		cfg.Service, cfg.Server = s.svc, serverForModel(s, a.settings.Servers)
 		log.Info("MCP server ready", "server", s.servers, "records", s.store.Backend(), "sync_budget", a.settings.SyncBudget)
-	case len(a.settings.Servers) == 0 || ctx.Err() != nil:
+	case len(a.settings.Servers) == 0 || !errors.Is(err, nats.ErrNoServers) || ctx.Err() != nil:
+		// Nothing to wait for: bad settings, refused credentials, or the
+		// local hub (which fabric starts itself) failing.
 		return &exitError{code: ExitError, err: err}
 	default:
 		att = newAttacher(a, log, err)

@@ -1,11 +1,14 @@
 package mcpserver
 
 import (
+	"bytes"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/fabric-run/fabric/internal/hub"
@@ -63,5 +66,26 @@ func TestStdioStartsDetached(t *testing.T) {
 	})
 	if !strings.Contains(last, "on late") {
 		t.Errorf("offload_to answered %q, want it to have run on late", last)
+	}
+}
+
+// TestStdioRefusedCredentialsExit: a server that answers but refuses the
+// credentials is no reason to wait: fabric mcp exits, saying why.
+func TestStdioRefusedCredentialsExit(t *testing.T) {
+	h, err := hub.Start(hub.Config{Configure: func(o *server.Options) error {
+		o.Authorization = "the-right-token"
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	cmd := exec.Command(fabricBin, "mcp", "--server", h.ClientURL())
+	cmd.Env = append(stdioEnv(t), "FABRIC_TOKEN=a-wrong-token")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &stdout, &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "Authorization Violation") {
+		t.Errorf("fabric mcp with a refused token: %v, stderr %q; want exit 1 naming the refusal", err, stderr.String())
 	}
 }
