@@ -170,7 +170,9 @@ func (s *Server) clientGaveUp(ctx context.Context, id string) *mcp.CallToolResul
 func (s *Server) dryRun(ctx context.Context, fr frontend.Request) *mcp.CallToolResult {
 	d, err := s.frontend().Plan(ctx, fr)
 	p := PlanView{Fallbacks: []string{}, Programs: []string{}, NotChosen: []SkipView{}, Requires: RequiresView{Capabilities: []string{}}}
+	var requires wire.Requirements
 	if d != nil {
+		requires = d.Requires
 		for i, c := range d.Order {
 			if i == 0 && err == nil {
 				p.Node = c.ID
@@ -203,16 +205,12 @@ func (s *Server) dryRun(ctx context.Context, fr frontend.Request) *mcp.CallToolR
 			text += fmt.Sprintf("fallbacks, in order: %v\n", p.Fallbacks)
 		}
 	}
-	text += fmt.Sprintf("requires: %s; programs: %v; class: %s\n", d2req(p.Requires), p.Programs, nonEmpty(p.Class, "unknown"))
+	text += fmt.Sprintf("requires: %s; programs: %v; class: %s\n", requires, p.Programs, nonEmpty(p.Class, "unknown"))
 	for _, sk := range p.NotChosen {
 		text += fmt.Sprintf("not chosen: %s %s\n", sk.Node, sk.Why)
 	}
 	text += "nothing ran.\n"
 	return answer(text, RunView{TaskView: v, DryRun: &p})
-}
-
-func d2req(r RequiresView) string {
-	return wire.Requirements{OS: r.OS, Arch: r.Arch, Capabilities: r.Capabilities, Node: r.Node}.String()
 }
 
 func nonNil[T any](s []T) []T {

@@ -25,10 +25,6 @@ func (s *Server) handleTaskOutput(ctx context.Context, req mcp.CallToolRequest) 
 	if err != nil {
 		return argError(ToolTaskOutput, err), nil
 	}
-	st, err := s.service().Status(ctx, id)
-	if err != nil {
-		return s.unknownTask(ToolTaskOutput, err), nil
-	}
 	sl, err := s.service().Output(ctx, id, q)
 	if err != nil {
 		if errors.Is(err, taskrun.ErrUnknownTask) {
@@ -39,7 +35,7 @@ func (s *Server) handleTaskOutput(ctx context.Context, req mcp.CallToolRequest) 
 	v := OutputView{
 		TaskID: id, Stream: nonEmpty(q.Stream, "stdout"), Query: what,
 		Selected: sl.Shown, Lines: sl.Lines, Bytes: sl.Bytes, KeptAll: !sl.Truncated,
-		State: string(st.State), Running: sl.Running,
+		State: string(sl.State), Running: sl.Running,
 	}
 	switch {
 	case sl.Shown == 0:
@@ -75,20 +71,7 @@ func (a *outputArgs) query() (taskrun.Query, string, error) {
 			return q, "", fmt.Errorf("grep: %w", err)
 		}
 	}
-	n := 0
-	for _, set := range []bool{q.Head > 0, q.Tail > 0, a.Range.set, q.Grep != nil} {
-		if set {
-			n++
-		}
-	}
-	if n > 1 {
-		return q, "", errors.New("give at most one of head, tail, range and grep")
-	}
-	switch q.Stream {
-	case "", "stdout", "stderr":
-	default:
-		return q, "", fmt.Errorf("stream %q: want stdout or stderr", a.Stream)
-	}
+	// Output checks that at most one is given, and the stream.
 	switch {
 	case q.Head > 0:
 		return q, fmt.Sprintf("head %d", q.Head), nil

@@ -45,7 +45,8 @@ func streamView(name, kept, shown string, total int64, keptPart bool, budget, ma
 	return v
 }
 
-// taskView is what the tools show of a task, output within budget bytes.
+// taskView is what the tools show of a task, output within budget bytes
+// (none with budget 0).
 func taskView(st *taskrun.Status, budget int) TaskView {
 	rec := &st.Record
 	v := TaskView{
@@ -57,7 +58,9 @@ func taskView(st *taskrun.Status, budget int) TaskView {
 		res = st.SoFar
 	}
 	if res != nil {
-		v.Stdout, v.Stderr = streams(res, budget)
+		if budget > 0 {
+			v.Stdout, v.Stderr = streams(res, budget)
+		}
 		v.DurationSeconds = res.Duration.D().Seconds()
 		if res.Node != "" {
 			v.Node = res.Node

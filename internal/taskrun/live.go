@@ -40,7 +40,6 @@ type live struct {
 	listeners map[chan Line]struct{}
 	result    *wire.Result
 	err       error // why it did not run, if it did not
-	ended     time.Time
 }
 
 func newLive(rec tasks.Record, limit int, cancel func(error)) *live {

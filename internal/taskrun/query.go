@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -35,11 +36,16 @@ type Slice struct {
 	Truncated bool
 	// Running is set while the task still runs: more may come.
 	Running bool
+	// State is the task's state when the slice was taken.
+	State tasks.State
 }
 
 // Output answers q for task id, from memory while this front end follows it,
 // else from the stored result.
 func (s *Service) Output(ctx context.Context, id string, q Query) (*Slice, error) {
+	if err := q.validate(); err != nil {
+		return nil, err
+	}
 	st, err := s.Status(ctx, id)
 	if err != nil {
 		return nil, err
@@ -51,7 +57,9 @@ func (s *Service) Output(ctx context.Context, id string, q Query) (*Slice, error
 	if res == nil {
 		return nil, fmt.Errorf("task %s has no output to show yet (%s)", id, st.State)
 	}
-	return q.apply(res, st.Running())
+	sl := q.apply(res)
+	sl.Running, sl.State = st.Running(), st.State
+	return sl, nil
 }
 
 func (q Query) validate() error {
@@ -69,7 +77,7 @@ func (q Query) validate() error {
 		n++
 	}
 	if n > 1 {
-		return errors.New("give one of head, tail, range or grep")
+		return errors.New("give at most one of head, tail, range and grep")
 	}
 	if q.Head < 0 || q.Tail < 0 || q.From < 0 || q.To < 0 || (q.To > 0 && q.From > q.To) {
 		return errors.New("line counts and ranges must be positive, and a range must not end before it starts")
@@ -82,16 +90,14 @@ func (q Query) validate() error {
 	return nil
 }
 
-func (q Query) apply(res *wire.Result, running bool) (*Slice, error) {
-	if err := q.validate(); err != nil {
-		return nil, err
-	}
+// apply answers a valid q from res.
+func (q Query) apply(res *wire.Result) *Slice {
 	text, total, trunc := res.Stdout, res.StdoutBytes, res.StdoutTruncated
 	if q.Stream == "stderr" {
 		text, total, trunc = res.Stderr, res.StderrBytes, res.StderrTruncated
 	}
 	lines := splitLines(text)
-	sl := &Slice{Lines: len(lines), Bytes: total, Truncated: trunc, Running: running}
+	sl := &Slice{Lines: len(lines), Bytes: total, Truncated: trunc}
 	var out []string
 	switch {
 	case q.Head > 0:
@@ -120,7 +126,7 @@ func (q Query) apply(res *wire.Result, running bool) (*Slice, error) {
 	if sl.Shown > 0 {
 		sl.Text += "\n"
 	}
-	return sl, nil
+	return sl
 }
 
 // splitLines splits text into lines, without a last empty one.

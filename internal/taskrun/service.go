@@ -15,7 +15,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/frontend"
-	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/tasks"
@@ -118,11 +117,7 @@ func (s *Service) Submit(ctx context.Context, req frontend.Request, background b
 		l.cancel(fmt.Errorf("submitter gave up: %w", ctx.Err()))
 		<-l.placed
 	}
-	st := s.statusOf(l)
-	if l.err != nil {
-		return st, l.err
-	}
-	return st, nil
+	return statusOf(l)
 }
 
 // RunOption is an optional setting of one Run.
@@ -154,11 +149,7 @@ func (s *Service) Run(ctx context.Context, req frontend.Request, onOutput func(w
 		l.cancel(fmt.Errorf("interrupted: %w", context.Cause(ctx)))
 		<-l.done
 	}
-	st := s.statusOf(l)
-	if l.err != nil {
-		return st, l.err
-	}
-	return st, nil
+	return statusOf(l)
 }
 
 // record gives req an id and its subjects, and creates its record (queued).
@@ -265,9 +256,6 @@ func (s *Service) follow(ctx context.Context, l *live, req frontend.Request) {
 	if !isClosed(l.placed) {
 		close(l.placed)
 	}
-	l.mu.Lock()
-	l.ended = now
-	l.mu.Unlock()
 	close(l.done)
 	s.forget(l, true)
 }
@@ -391,7 +379,7 @@ func (s *Service) Wait(ctx context.Context, id string, until *regexp.Regexp, bud
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	if l := s.lookup(id); l != nil {
-		return s.waitLive(ctx, l, until), nil
+		return waitLive(ctx, l, until), nil
 	}
 	st, err := s.Status(ctx, id)
 	if err != nil || settled(st) {
@@ -400,35 +388,26 @@ func (s *Service) Wait(ctx context.Context, id string, until *regexp.Regexp, bud
 	return s.waitStored(ctx, st)
 }
 
-func (s *Service) waitLive(ctx context.Context, l *live, until *regexp.Regexp) *Status {
+func waitLive(ctx context.Context, l *live, until *regexp.Regexp) *Status {
 	var lines <-chan Line
+	matched := false
 	if until != nil {
 		ch, stop := l.listen()
 		defer stop()
-		lines = ch
-		if l.matches(until) {
-			st := s.statusOf(l)
-			st.Matched = true
-			return st
-		}
+		lines, matched = ch, l.matches(until)
 	}
-	for {
+wait:
+	for !matched {
 		select {
 		case <-l.done:
-			return s.statusOf(l)
-		case line := <-lines:
-			if until.MatchString(line.Text) {
-				st := s.statusOf(l)
-				st.Matched = true
-				return st
-			}
+			break wait
 		case <-ctx.Done():
-			return s.statusOf(l)
+			break wait
+		case line := <-lines:
+			matched = until.MatchString(line.Text)
 		}
 	}
-}
-
-// nodeOf returns the registry's view of a node, if it has one.
-func (s *Service) nodeOf(id string) (registry.Node, bool) {
-	return s.fe.Registry().Get(id)
+	st, _ := statusOf(l)
+	st.Matched = matched
+	return st
 }

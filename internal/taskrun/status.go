@@ -30,13 +30,15 @@ type Status struct {
 // Running reports whether the task has not ended yet.
 func (st *Status) Running() bool { return !st.State.Final() }
 
-func (s *Service) statusOf(l *live) *Status {
-	rec, res, sofar, _ := l.snapshot()
+// statusOf returns the status of a task this front end follows, and the
+// error that kept it from running, if one did.
+func statusOf(l *live) (*Status, error) {
+	rec, res, sofar, err := l.snapshot()
 	st := &Status{Record: rec, Result: res, Live: true, State: tasks.StateOf(&rec, res)}
 	if res == nil && !rec.State.Final() {
 		st.SoFar = sofar
 	}
-	return st
+	return st, err
 }
 
 // Status returns what is known of task id: from memory for a task this front
@@ -44,7 +46,8 @@ func (s *Service) statusOf(l *live) *Status {
 // (a task whose node restarted or stopped heartbeating is shown lost).
 func (s *Service) Status(ctx context.Context, id string) (*Status, error) {
 	if l := s.lookup(id); l != nil {
-		return s.statusOf(l), nil
+		st, _ := statusOf(l)
+		return st, nil
 	}
 	rec, res, err := s.store.Get(ctx, id)
 	if err != nil {
@@ -62,7 +65,7 @@ func (s *Service) Status(ctx context.Context, id string) (*Status, error) {
 
 // checkNode looks at the node of a running task someone else follows.
 func (s *Service) checkNode(st *Status) {
-	n, ok := s.nodeOf(st.Record.Node)
+	n, ok := s.fe.Registry().Get(st.Record.Node)
 	switch {
 	case !ok:
 		st.Note = fmt.Sprintf("node %s is not heartbeating to this front end", st.Record.Node)
