@@ -47,9 +47,6 @@ type Options struct {
 	ECDSAHostKey bool
 }
 
-// Path is where sshd is looked for.
-const Path = sshdPath
-
 // ErrNotInstalled is returned when sshd is not installed.
 var ErrNotInstalled = errors.New("sshd not installed: apt-get install openssh-server")
 
@@ -167,7 +164,9 @@ func (s *Server) start() error {
 		// Starting one level up keeps the tests off the user's rc files.
 		"SetEnv SHLVL=1\n")
 	s.configPath = filepath.Join(s.Dir, "sshd_config")
-	s.WriteFile("sshd_config", []byte(cfg.String()))
+	if err := s.WriteFile("sshd_config", []byte(cfg.String())); err != nil {
+		return err
+	}
 
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -249,7 +248,7 @@ func (s *Server) KillConnections() {
 // ConnectionPIDs returns the per-connection sshd processes (children of the
 // listener).
 func (s *Server) ConnectionPIDs() []int {
-	return Children(s.cmd.Process.Pid)
+	return childrenByParent()[s.cmd.Process.Pid]
 }
 
 func (s *Server) kill() {
@@ -266,40 +265,55 @@ func (s *Server) kill() {
 	s.cmd = nil
 }
 
-// Stop kills sshd and everything it started. Start arranges it at cleanup.
+// Stop kills sshd and everything it started.
 func (s *Server) Stop() { s.kill() }
 
-// Children lists the processes whose parent is pid.
-func Children(pid int) []int {
+// Descendants lists every process under pid.
+func Descendants(pid int) []int {
+	kids := childrenByParent()
 	var out []int
+	for queue := kids[pid]; len(queue) > 0; {
+		p := queue[0]
+		queue = append(queue[1:], kids[p]...)
+		out = append(out, p)
+	}
+	return out
+}
+
+// childrenByParent lists every process's children, by parent pid.
+func childrenByParent() map[int][]int {
+	kids := make(map[int][]int)
+	for p, st := range Processes() {
+		kids[st.PPID] = append(kids[st.PPID], p)
+	}
+	return kids
+}
+
+// ProcInfo is a process's parent, process group and state.
+type ProcInfo struct {
+	PPID, PGID int
+	// State is the state letter of /proc/<pid>/stat: "R", "S", "Z" (a
+	// zombie) ...
+	State string
+}
+
+// Processes reads every process's ProcInfo from /proc, by pid.
+func Processes() map[int]ProcInfo {
+	procs := make(map[int]ProcInfo)
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		p, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if st, ok := ProcStat(p); ok && st.PPID == pid {
-			out = append(out, p)
+		if st, ok := ProcStat(p); ok {
+			procs[p] = st
 		}
 	}
-	return out
+	return procs
 }
 
-// Descendants lists every process under pid.
-func Descendants(pid int) []int {
-	var out []int
-	for queue := Children(pid); len(queue) > 0; {
-		p := queue[0]
-		queue = append(queue[1:], Children(p)...)
-		out = append(out, p)
-	}
-	return out
-}
-
-// ProcInfo is a process's parent and process group.
-type ProcInfo struct{ PPID, PGID int }
-
-// ProcStat reads a process's parent and process group from /proc.
+// ProcStat reads a process's parent, process group and state from /proc.
 func ProcStat(pid int) (ProcInfo, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -313,5 +327,5 @@ func ProcStat(pid int) (ProcInfo, bool) {
 	}
 	ppid, _ := strconv.Atoi(f[1])
 	pgid, _ := strconv.Atoi(f[2])
-	return ProcInfo{PPID: ppid, PGID: pgid}, true
+	return ProcInfo{PPID: ppid, PGID: pgid, State: f[0]}, true
 }

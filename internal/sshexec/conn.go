@@ -76,6 +76,14 @@ func (hc *hostConn) lost(s *sshConn, err error) {
 	}
 }
 
+// failed records a failed dial.
+func (hc *hostConn) failed(err error) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	hc.failures++
+	hc.lastErr = err
+}
+
 // sshConn is one SSH connection.
 type sshConn struct {
 	client    *ssh.Client

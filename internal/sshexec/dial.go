@@ -99,16 +99,6 @@ func backoffBase(cfg *Config, i int) time.Duration {
 	return min(d, ceiling)
 }
 
-// maxBackoff is the most the backoff pauses of a full dial add up to.
-func maxBackoff(cfg *Config) time.Duration {
-	var total time.Duration
-	for i := 1; i <= cfg.Retries; i++ {
-		d := backoffBase(cfg, i)
-		total += d/2 + d
-	}
-	return total
-}
-
 // describeAddrs names what a dial tried: "127.0.0.1:2222", or for a host
 // name "nas.local:22 at 10.0.0.20:22, 10.0.0.21:22".
 func describeAddrs(h Host, tried []string) string {

@@ -43,6 +43,16 @@ func clientKeyConfig(t *testing.T) Config {
 	return cfg
 }
 
+// maxBackoff is the most the backoff pauses of a full dial add up to.
+func maxBackoff(cfg *Config) time.Duration {
+	var total time.Duration
+	for i := 1; i <= cfg.Retries; i++ {
+		d := backoffBase(cfg, i)
+		total += d/2 + d
+	}
+	return total
+}
+
 func TestRefusedPortFailsWithinRetryBudget(t *testing.T) {
 	cfg := clientKeyConfig(t)
 	cfg.ConnectTimeout = 2 * time.Second

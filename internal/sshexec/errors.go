@@ -51,7 +51,7 @@ func (e *DialError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ssh %s (%s): %s: %s", e.Host, e.Addr, e.Op, reason(e.Err))
 	switch {
-	case e.Attempts == 1 && (e.Op == "connect" || e.Op == "handshake"):
+	case e.Attempts == 1 && (e.Op == opConnect || e.Op == opHandshake):
 		b.WriteString(" (1 attempt)")
 	case e.Attempts > 1:
 		fmt.Fprintf(&b, " (%d attempts)", e.Attempts)

@@ -42,18 +42,11 @@ func (p *Pool) Run(ctx context.Context, h Host, task *wire.Task, onOutput func(s
 		res.Error, res.Message = wire.ErrBadRequest, why+"."
 		return res, nil
 	}
-	hc, end, err := p.begin(h)
+	hc, ctx, leave, err := p.enter(ctx, h, "")
 	if err != nil {
 		return nil, err
 	}
-	defer end()
-	ctx, cancel := p.bind(ctx)
-	defer cancel()
-	release, err := acquire(ctx, hc.runSlots)
-	if err != nil {
-		return nil, fmt.Errorf("ssh %s: waiting for a session: %w", h.Name, p.ctxErr(err))
-	}
-	defer release()
+	defer leave()
 
 	prog := p.program(task)
 	out := newRunOutput(prog.marker(), p.outputLimit(task), onOutput)

@@ -81,13 +81,16 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-// begin registers a Run or Probe on h; the caller calls end when done. It
-// fails with ErrClosed once Close has begun.
-func (p *Pool) begin(h Host) (hc *hostConn, end func(), err error) {
+// enter registers a Run or Probe on h and takes one of h's run slots,
+// waiting for one until ctx ends; op prefixes the error of that wait
+// ("probe: "). The context it returns ends with ctx or when the pool
+// closes; the caller calls leave when done. It fails with ErrClosed once
+// Close has begun.
+func (p *Pool) enter(ctx context.Context, h Host, op string) (hc *hostConn, _ context.Context, leave func(), err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
-		return nil, nil, fmt.Errorf("ssh %s: %w", h.Name, ErrClosed)
+		p.mu.Unlock()
+		return nil, nil, nil, fmt.Errorf("ssh %s: %w", h.Name, ErrClosed)
 	}
 	hc, ok := p.hosts[h.key()]
 	if !ok {
@@ -95,17 +98,24 @@ func (p *Pool) begin(h Host) (hc *hostConn, end func(), err error) {
 		p.hosts[h.key()] = hc
 	}
 	p.runs.Add(1)
-	return hc, p.runs.Done, nil
-}
+	p.mu.Unlock()
 
-// bind returns a context that ends with ctx or when the pool closes.
-func (p *Pool) bind(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(p.ctx, cancel)
-	return ctx, func() {
+	release, err := acquire(ctx, hc.runSlots)
+	if err != nil {
+		err = p.ctxErr(err)
 		stop()
 		cancel()
+		p.runs.Done()
+		return nil, nil, nil, fmt.Errorf("ssh %s: %swaiting for a session: %w", h.Name, op, err)
 	}
+	return hc, ctx, func() {
+		release()
+		stop()
+		cancel()
+		p.runs.Done()
+	}, nil
 }
 
 // connect returns hc's live connection, dialling one if there is none.
@@ -125,10 +135,7 @@ func (p *Pool) connect(ctx context.Context, hc *hostConn) (*sshConn, error) {
 	h := hc.host
 	client, addr, err := p.dial(ctx, h)
 	if err != nil {
-		hc.mu.Lock()
-		hc.failures++
-		hc.lastErr = err
-		hc.mu.Unlock()
+		hc.failed(err)
 		p.log.Warn("ssh: cannot connect", "host", h.Name, "err", err)
 		return nil, err
 	}
@@ -136,10 +143,7 @@ func (p *Pool) connect(ctx context.Context, hc *hostConn) (*sshConn, error) {
 	if err := s.detect(ctx, p.cfg.HandshakeTimeout, p.cfg.Shell); err != nil {
 		s.close()
 		err = &DialError{Host: h.Name, Addr: addr, Op: opHandshake, Attempts: 1, Err: err, kind: ErrUnreachable}
-		hc.mu.Lock()
-		hc.failures++
-		hc.lastErr = err
-		hc.mu.Unlock()
+		hc.failed(err)
 		return nil, err
 	}
 	if err := p.own(hc, s); err != nil {

@@ -64,18 +64,11 @@ func (p *Pool) Probe(ctx context.Context, h Host) (Load, error) {
 	if err != nil {
 		return Load{}, err
 	}
-	hc, end, err := p.begin(h)
+	hc, ctx, leave, err := p.enter(ctx, h, "probe: ")
 	if err != nil {
 		return Load{}, err
 	}
-	defer end()
-	ctx, cancel := p.bind(ctx)
-	defer cancel()
-	release, err := acquire(ctx, hc.runSlots)
-	if err != nil {
-		return Load{}, fmt.Errorf("ssh %s: probe: waiting for a session: %w", h.Name, p.ctxErr(err))
-	}
-	defer release()
+	defer leave()
 	for attempt := 0; ; attempt++ {
 		s, err := p.connect(ctx, hc)
 		if err != nil {

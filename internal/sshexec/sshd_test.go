@@ -3,12 +3,8 @@
 package sshexec
 
 import (
-	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,27 +31,12 @@ var (
 // groupMembers lists the live processes of process group pgid.
 func groupMembers(pgid int) []int {
 	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := procStat(p); ok && st.PGID == pgid && !isZombie(p) {
+	for p, st := range sshtest.Processes() {
+		if st.PGID == pgid && st.State != "Z" {
 			out = append(out, p)
 		}
 	}
 	return out
-}
-
-func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] == "Z"
 }
 
 // testConfig is a pool config for s: its client key, a known_hosts file of

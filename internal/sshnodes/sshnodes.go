@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,7 +59,7 @@ type Cluster struct {
 // probe is the last look at one machine.
 type probe struct {
 	load     sshexec.Load
-	caps     []string // detected once per connection
+	caps     []string // detected at the first successful probe; nil until then
 	err      error
 	at       time.Time
 	inflight chan struct{} // non-nil while a probe runs; closed when it ends
@@ -93,9 +92,6 @@ func New(cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
-// Names returns the SSH nodes' names, in inventory order.
-func (c *Cluster) Names() []string { return slices.Clone(c.order) }
-
 // Close stops probing and closes every connection, cancelling running tasks.
 func (c *Cluster) Close() error {
 	c.cancel()
@@ -103,27 +99,10 @@ func (c *Cluster) Close() error {
 	return c.pool.Close()
 }
 
-// Refresh probes every node whose probe is missing or stale, concurrently,
-// and waits for them (or ctx).
-func (c *Cluster) Refresh(ctx context.Context) {
-	var waits []chan struct{}
-	for _, name := range c.order {
-		if ch := c.startProbe(name, true); ch != nil {
-			waits = append(waits, ch)
-		}
-	}
-	for _, ch := range waits {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// startProbe starts probing name unless a fresh probe exists (or one runs);
-// it returns the channel closed when the running probe ends, nil if none.
-func (c *Cluster) startProbe(name string, onlyStale bool) chan struct{} {
+// startProbe starts probing name unless a fresh probe exists (or one runs).
+// It returns the channel closed when the running probe ends, nil if none,
+// and whether name has never been probed.
+func (c *Cluster) startProbe(name string) (done chan struct{}, never bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.probes[name]
@@ -131,17 +110,18 @@ func (c *Cluster) startProbe(name string, onlyStale bool) chan struct{} {
 		p = &probe{}
 		c.probes[name] = p
 	}
+	never = p.at.IsZero()
 	if p.inflight != nil {
-		return p.inflight
+		return p.inflight, never
 	}
-	if onlyStale && !p.at.IsZero() && time.Since(p.at) < c.cfg.ProbeTTL {
-		return nil
+	if !never && time.Since(p.at) < c.cfg.ProbeTTL {
+		return nil, false
 	}
-	done := make(chan struct{})
+	done = make(chan struct{})
 	p.inflight = done
 	c.wg.Add(1)
 	go c.probe(name, done)
-	return done
+	return done, never
 }
 
 func (c *Cluster) probe(name string, done chan struct{}) {
@@ -223,11 +203,7 @@ type Info struct {
 func (c *Cluster) Infos(ctx context.Context) []Info {
 	var first []chan struct{}
 	for _, name := range c.order {
-		c.mu.Lock()
-		p := c.probes[name]
-		never := p == nil || p.at.IsZero()
-		c.mu.Unlock()
-		if ch := c.startProbe(name, true); ch != nil && never {
+		if ch, never := c.startProbe(name); ch != nil && never {
 			first = append(first, ch)
 		}
 	}
@@ -317,10 +293,4 @@ func (c *Cluster) Run(ctx context.Context, name string, task *wire.Task, onOutpu
 		return nil, err
 	}
 	return res, nil
-}
-
-// Has reports whether name is an SSH node.
-func (c *Cluster) Has(name string) bool {
-	_, ok := c.nodes[name]
-	return ok
 }

@@ -14,7 +14,7 @@ import (
 // Options shape a Server.
 type Options = sshd.Options
 
-// ProcInfo is a process's parent and process group.
+// ProcInfo is a process's parent, process group and state.
 type ProcInfo = sshd.ProcInfo
 
 // Server is sshd for one test.
@@ -76,11 +76,11 @@ func FreePort(t testing.TB) int {
 	return p
 }
 
-// ProcStat reads a process's parent and process group from /proc.
+// ProcStat reads a process's parent, process group and state from /proc.
 func ProcStat(pid int) (ProcInfo, bool) { return sshd.ProcStat(pid) }
 
-// Children lists the processes whose parent is pid.
-func Children(pid int) []int { return sshd.Children(pid) }
+// Processes reads every process's ProcInfo from /proc, by pid.
+func Processes() map[int]ProcInfo { return sshd.Processes() }
 
 // Descendants lists every process under pid.
 func Descendants(pid int) []int { return sshd.Descendants(pid) }
