@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -63,9 +62,4 @@ func (c Client) Options() ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
 	}
 	return opts, nil
-}
-
-// Configured reports whether c carries any credential.
-func (c Client) Configured() bool {
-	return strings.TrimSpace(c.Creds+c.NKeySeed+c.User+c.Token) != ""
 }

@@ -12,12 +12,9 @@ import (
 	"github.com/nats-io/nkeys"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/subjects"
 )
-
-// DefaultBucket is the task record bucket the permissions name; it is the
-// tasks package's default (which auth does not import).
-const DefaultBucket = "fabric-tasks"
 
 // InitOptions shape `fabric init`.
 type InitOptions struct {
@@ -96,7 +93,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		return nil, err
 	}
 	w.file("hub-auth.yaml", append([]byte("# fabric serve --auth hub-auth.yaml (written by fabric init)\n"), b...))
-	conf, err := hub.NATSConf(subjects.Default(), DefaultBucket)
+	conf, err := hub.NATSConf(subjects.Default(), tasks.DefaultBucket)
 	if err != nil {
 		return nil, err
 	}

@@ -3,22 +3,25 @@ package guard
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
-// writeTarget judges a path a command writes to, resolved: a block or memory
-// device, or the kernel's sysrq trigger. It returns the rule broken and why,
-// or "" if none.
-func (w *walker) writeTarget(p value) (rule, reason string) {
-	if p.home {
-		return "", ""
-	}
-	clean := path.Clean(p.s)
-	switch {
-	case isBlockDevice(clean):
-		return RuleBlockDevice, fmt.Sprintf("write to block device %q", p.s)
-	case clean == "/proc/sysrq-trigger" && !w.g.allowPower:
-		return RulePower, "write to /proc/sysrq-trigger, which can reboot, power off or crash the kernel"
+// writeTarget judges a path a command writes to, resolved against the
+// working directory: a block or memory device, or the kernel's sysrq
+// trigger. It returns the rule broken and why, or "" if none.
+func (w *walker) writeTarget(target value) (rule, reason string) {
+	for _, p := range w.resolve(target) {
+		if p.home {
+			continue
+		}
+		clean := path.Clean(p.s)
+		switch {
+		case isBlockDevice(clean):
+			return RuleBlockDevice, fmt.Sprintf("write to block device %q", p.s)
+		case clean == "/proc/sysrq-trigger" && !w.g.allowPower:
+			return RulePower, "write to /proc/sysrq-trigger, which can reboot, power off or crash the kernel"
+		}
 	}
 	return "", ""
 }
@@ -39,11 +42,9 @@ func (w *walker) checkWrites(c *call, targets []*arg, trim string) {
 				}
 				alt = value{s: s}
 			}
-			for _, p := range w.resolve(alt) {
-				if rule, reason := w.writeTarget(p); rule != "" {
-					w.refuse(c, rule, reason)
-					return
-				}
+			if rule, reason := w.writeTarget(alt); rule != "" {
+				w.refuse(c, rule, reason)
+				return
 			}
 		}
 	}
@@ -166,10 +167,8 @@ func (w *walker) rulePartition(c *call, name string, args []*arg) {
 		}
 		if long, ok := strings.CutPrefix(s, "--"); ok {
 			long, _, _ = strings.Cut(long, "=")
-			for _, f := range flags[1] {
-				if long == f {
-					return
-				}
+			if slices.Contains(flags[1], long) {
+				return
 			}
 			continue
 		}

@@ -73,13 +73,9 @@ func (w *walker) find(c *call, args []*arg) {
 		}
 	}
 	if del && !filtered {
-		for _, alt := range starts.alts {
-			for _, p := range w.resolve(alt) {
-				if w.g.protected(p) {
-					w.refuse(c, RuleRmRoot, fmt.Sprintf("find -delete of everything under %q", p.display()))
-					return
-				}
-			}
+		if p, ok := w.protectedPath(starts); ok {
+			w.refuse(c, RuleRmRoot, fmt.Sprintf("find -delete of everything under %q", p.display()))
+			return
 		}
 	}
 	for _, sub := range execs {

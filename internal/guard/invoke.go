@@ -301,25 +301,22 @@ func (w *walker) unknownProgram(c *call, args []*arg) {
 func (w *walker) redirect(s *syntax.Stmt, r *syntax.Redirect) {
 	switch r.Op {
 	case syntax.RdrOut, syntax.AppOut, syntax.RdrClob, syntax.AppClob, syntax.RdrAll,
-		syntax.RdrAllClob, syntax.AppAll, syntax.AppAllClob, syntax.RdrInOut:
-	case syntax.DplOut:
-		if s, ok := w.eval(r.Word, evalMode{}).literal(); ok && (s == "-" || strings.Trim(s, "0123456789") == "") {
-			return // >&2, >&-: a descriptor
-		}
+		syntax.RdrAllClob, syntax.AppAll, syntax.AppAllClob, syntax.RdrInOut, syntax.DplOut:
 	default:
 		return
 	}
 	v := w.eval(r.Word, evalMode{})
+	if d, ok := v.literal(); r.Op == syntax.DplOut && ok && (d == "-" || strings.Trim(d, "0123456789") == "") {
+		return // >&2, >&-: a descriptor
+	}
 	if v.overflow {
 		w.refuseAt(s, RuleComplexity, "too many possible redirection targets")
 		return
 	}
 	for _, alt := range v.alts {
-		for _, p := range w.resolve(alt) {
-			if rule, reason := w.writeTarget(p); rule != "" {
-				w.refuseAt(s, rule, reason)
-				return
-			}
+		if rule, reason := w.writeTarget(alt); rule != "" {
+			w.refuseAt(s, rule, reason)
+			return
 		}
 	}
 }

@@ -102,11 +102,20 @@ func (w *walker) protectedTarget(c *call, targets []*arg) (value, bool) {
 			w.refuse(c, RuleComplexity, "too many possible values for a path")
 			return value{}, false
 		}
-		for _, alt := range v.alts {
-			for _, p := range w.resolve(alt) {
-				if w.g.protected(p) {
-					return p, true
-				}
+		if p, ok := w.protectedPath(v); ok {
+			return p, true
+		}
+	}
+	return value{}, false
+}
+
+// protectedPath returns the first path, resolved against the working
+// directory, that v may name and the guard protects.
+func (w *walker) protectedPath(v values) (value, bool) {
+	for _, alt := range v.alts {
+		for _, p := range w.resolve(alt) {
+			if w.g.protected(p) {
+				return p, true
 			}
 		}
 	}

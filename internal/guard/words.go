@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -65,7 +66,7 @@ func (w *walker) union(a, b values, limit int) values {
 	out.alts = make([]value, 0, len(a.alts)+len(b.alts))
 	for _, list := range [2][]value{a.alts, b.alts} {
 		for _, v := range list {
-			if containsValue(out.alts, v) {
+			if slices.Contains(out.alts, v) {
 				continue
 			}
 			if len(out.alts) >= limit {
@@ -77,15 +78,6 @@ func (w *walker) union(a, b values, limit int) values {
 	}
 	w.spend(len(out.alts))
 	return out
-}
-
-func containsValue(list []value, v value) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // concat returns the values of a followed by b.

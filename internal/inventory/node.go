@@ -83,7 +83,6 @@ func (n *Node) UnmarshalYAML(value *yaml.Node) error {
 		}
 	}
 	seen := make(map[string]int)
-	var havePort, haveSlots bool
 	for i := 0; i+1 < len(value.Content); i += 2 {
 		k, v := value.Content[i], deref(value.Content[i+1])
 		if first, dup := seen[k.Value]; dup {
@@ -99,7 +98,6 @@ func (n *Node) UnmarshalYAML(value *yaml.Node) error {
 		case "addresses":
 			err = n.setAddresses(label, v)
 		case "port":
-			havePort = true
 			err = n.setPort(label, v)
 		case "user":
 			n.User, err = scalar(label, "user", v)
@@ -112,7 +110,6 @@ func (n *Node) UnmarshalYAML(value *yaml.Node) error {
 		case "capabilities":
 			err = n.setCapabilities(label, v)
 		case "slots":
-			haveSlots = true
 			err = n.setSlots(label, v)
 		default:
 			err = errorAt(k.Line, "%s: unknown key %q", label, k.Value)
@@ -127,10 +124,11 @@ func (n *Node) UnmarshalYAML(value *yaml.Node) error {
 	if n.Host == "" {
 		return errorAt(value.Line, "%s: host is required", label)
 	}
-	if !havePort {
+	// setPort and setSlots accept no zero: zero means the key was not given.
+	if n.Port == 0 {
 		n.Port = DefaultPort
 	}
-	if !haveSlots {
+	if n.Slots == 0 {
 		n.Slots = DefaultSlots
 	}
 	return nil
