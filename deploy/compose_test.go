@@ -17,6 +17,7 @@ import (
 	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/cli"
 	"github.com/fabric-run/fabric/internal/config"
+	"github.com/fabric-run/fabric/internal/inventory"
 )
 
 // composeFile is what the tests read of compose.yaml.
@@ -97,12 +98,6 @@ func readCompose(t *testing.T) *composeFile {
 	}
 	return &c
 }
-
-// pendingSetting is a setting compose.yaml uses that another branch adds:
-// the config file of the SSH fallback. While this branch lacks both its
-// flag and its variable, the test says so in a skipped subtest; once either
-// exists, both must, and the variable is checked like any other.
-var pendingSetting = struct{ env, flag string }{"FABRIC_CONFIG", "--config"}
 
 // knownEnv reports whether name is a FABRIC_* variable of config.Knobs.
 func knownEnv(name string) bool {
@@ -208,14 +203,9 @@ func flagValue(args []string, flag string) string {
 // fabric reads, and FABRIC_SERVER names the compose file's NATS servers.
 func TestComposeEnvironment(t *testing.T) {
 	c := readCompose(t)
-	pendingUsed := false
 	for name, s := range c.Services {
 		for k, v := range s.Environment {
 			if !strings.HasPrefix(k, "FABRIC_") {
-				continue
-			}
-			if k == pendingSetting.env && !knownEnv(k) {
-				pendingUsed = true
 				continue
 			}
 			if !knownEnv(k) {
@@ -229,20 +219,11 @@ func TestComposeEnvironment(t *testing.T) {
 	if knownEnv("FABRIC_NOPE") {
 		t.Fatal("knownEnv accepts anything")
 	}
-	t.Run("pending "+pendingSetting.env, func(t *testing.T) {
-		flagErr := cli.Lookup([]string{"nodes", pendingSetting.flag, "/etc/fabric/config.yaml"})
-		switch {
-		case knownEnv(pendingSetting.env) && flagErr == nil:
-			// Both arrived: the loop above checked the variable.
-		case knownEnv(pendingSetting.env) || flagErr == nil:
-			t.Fatalf("only half of the config-file setting exists: variable %s known: %v; flag %s: %v",
-				pendingSetting.env, knownEnv(pendingSetting.env), pendingSetting.flag, flagErr)
-		case pendingUsed:
-			t.Skipf("SKIPPED ON PURPOSE: compose.yaml sets %s for the SSH fallback, whose %s flag and %s variable "+
-				"another branch adds; this branch has neither yet (%v). Every other variable and flag was checked.",
-				pendingSetting.env, pendingSetting.flag, pendingSetting.env, flagErr)
-		}
-	})
+	// The config file compose.yaml gives the front end (FABRIC_CONFIG,
+	// checked above) has its flag too.
+	if err := cli.Lookup([]string{"nodes", "--config", "/etc/fabric/config.yaml"}); err != nil {
+		t.Errorf("the config-file flag of FABRIC_CONFIG: %v", err)
+	}
 }
 
 // checkServers checks that each URL of a FABRIC_SERVER value is
@@ -334,41 +315,20 @@ func TestComposeNATSCluster(t *testing.T) {
 	}
 }
 
-// inventoryNode is an entry of the SSH inventory, read strictly.
-type inventoryNode struct {
-	Name         string   `yaml:"name"`
-	Host         string   `yaml:"host"`
-	Addresses    []string `yaml:"addresses"`
-	Port         int      `yaml:"port"`
-	User         string   `yaml:"user"`
-	IdentityFile string   `yaml:"identity_file"`
-	OS           string   `yaml:"os"`
-	Arch         string   `yaml:"arch"`
-	Capabilities []string `yaml:"capabilities"`
-	Slots        int      `yaml:"slots"`
-}
-
 // TestComposeSSHOnlyMachine: the front end's inventory names the sshd
 // service, which runs no node and publishes no port, with a key the front
 // end has mounted.
 func TestComposeSSHOnlyMachine(t *testing.T) {
 	c := readCompose(t)
 	fe := c.Services["fabric"]
-	file, ok := hostPath(fe, fe.Environment[pendingSetting.env])
+	file, ok := hostPath(fe, fe.Environment["FABRIC_CONFIG"])
 	if !ok {
-		t.Fatalf("service fabric: %s=%q is not a file mounted from the repository", pendingSetting.env, fe.Environment[pendingSetting.env])
+		t.Fatalf("service fabric: FABRIC_CONFIG=%q is not a file mounted from the repository", fe.Environment["FABRIC_CONFIG"])
 	}
-	b, err := os.ReadFile(file)
+	// Read as fabric reads it: strictly, every entry checked.
+	inv, err := inventory.Load(file)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var inv struct {
-		Nodes []inventoryNode `yaml:"nodes"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&inv); err != nil {
-		t.Fatalf("%s: %v", file, err)
 	}
 	if len(inv.Nodes) == 0 {
 		t.Fatalf("%s: no nodes", file)

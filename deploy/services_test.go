@@ -127,52 +127,49 @@ func (v *plistValue) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error 
 	case "true", "false":
 		return d.Skip()
 	case "array":
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				return err
-			}
-			switch tok := tok.(type) {
-			case xml.StartElement:
-				var item plistValue
-				if err := item.UnmarshalXML(d, tok); err != nil {
-					return err
-				}
-				v.Items = append(v.Items, item)
-			case xml.EndElement:
-				return nil
-			}
-		}
+		return eachChild(d, func(item plistValue) error {
+			v.Items = append(v.Items, item)
+			return nil
+		})
 	case "dict":
 		v.Dict = map[string]plistValue{}
 		key := ""
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				return err
-			}
-			switch tok := tok.(type) {
-			case xml.StartElement:
-				if tok.Name.Local == "key" {
-					if err := d.DecodeElement(&key, &tok); err != nil {
-						return err
-					}
-					continue
-				}
-				var item plistValue
-				if err := item.UnmarshalXML(d, tok); err != nil {
-					return err
-				}
-				if key == "" {
-					return fmt.Errorf("plist: a %s with no key", tok.Name.Local)
-				}
-				v.Dict[key], key = item, ""
-			case xml.EndElement:
+		return eachChild(d, func(item plistValue) error {
+			if item.Kind == "key" {
+				key = item.Text
 				return nil
 			}
-		}
+			if key == "" {
+				return fmt.Errorf("plist: a %s with no key", item.Kind)
+			}
+			v.Dict[key], key = item, ""
+			return nil
+		})
 	default:
 		return d.DecodeElement(&v.Text, &start)
+	}
+}
+
+// eachChild decodes each child element of the element being read, up to
+// its end, and passes it to f.
+func eachChild(d *xml.Decoder, f func(plistValue) error) error {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			var item plistValue
+			if err := item.UnmarshalXML(d, tok); err != nil {
+				return err
+			}
+			if err := f(item); err != nil {
+				return err
+			}
+		case xml.EndElement:
+			return nil
+		}
 	}
 }
 

@@ -103,17 +103,19 @@ func (a *app) serve(ctx context.Context, cfg hub.Config, withNode bool, idleExit
 	if err := os.MkdirAll(lh.Store(), 0o700); err != nil {
 		return &exitError{code: ExitError, err: fmt.Errorf("state directory: %w", err)}
 	}
-	// The hub's own node connects in process as an identity made now.
-	self, err := nkeys.CreateUser()
-	if err != nil {
-		return &exitError{code: ExitError, err: err}
-	}
 	cfg.JetStream, cfg.StoreDir, cfg.Logger = true, lh.Store(), log
+	var nodeCreds []nats.Option
 	if hf != nil {
+		// The hub's own node connects in process as an identity made now.
+		self, err := nkeys.CreateUser()
+		if err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
 		pub, _ := self.PublicKey()
 		cfg.Configure = func(o *server.Options) error {
 			return hf.Apply(o, a.settings.subjects, tasks.DefaultBucket, auth.Extra{NKey: pub, Role: auth.RoleNode})
 		}
+		nodeCreds = []nats.Option{nats.Nkey(pub, self.Sign)}
 	}
 	h, err := hub.Start(cfg)
 	if err != nil {
@@ -122,12 +124,7 @@ func (a *app) serve(ctx context.Context, cfg hub.Config, withNode bool, idleExit
 	defer h.Close()
 	var node *worker.Worker
 	if withNode {
-		var creds []nats.Option
-		if hf != nil {
-			pub, _ := self.PublicKey()
-			creds = append(creds, nats.Nkey(pub, self.Sign))
-		}
-		w, stop, err := a.startLocalNode(h, log, creds...)
+		w, stop, err := a.startLocalNode(h, log, nodeCreds...)
 		if err != nil {
 			return &exitError{code: ExitError, err: err}
 		}
@@ -204,22 +201,8 @@ func (a *app) startLocalNode(h *hub.Hub, log *slog.Logger, creds ...nats.Option)
 	if err := nodeSupported(); err != nil {
 		return nil, nil, err
 	}
-	nc, err := nats.Connect("", append([]nats.Option{h.InProcess(), nats.Name("fabric-node (hub)")}, creds...)...)
+	w, nc, err := a.startInProcessNode(h, "fabric-node (hub)", log, creds...)
 	if err != nil {
-		return nil, nil, err
-	}
-	cfg, err := a.workerConfig(log)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	w, err := worker.New(nc, cfg)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	if err := w.Start(); err != nil {
-		nc.Close()
 		return nil, nil, err
 	}
 	log.Info("local node running", "node", w.ID())
@@ -227,4 +210,24 @@ func (a *app) startLocalNode(h *hub.Hub, log *slog.Logger, creds ...nats.Option)
 		_ = w.Drain(context.Background())
 		nc.Close()
 	}, nil
+}
+
+// startInProcessNode starts a worker on a connection named name to h's
+// in-process listener; the caller drains the worker and closes nc.
+func (a *app) startInProcessNode(h *hub.Hub, name string, log *slog.Logger, creds ...nats.Option) (w *worker.Worker, nc *nats.Conn, err error) {
+	if nc, err = nats.Connect("", append([]nats.Option{h.InProcess(), nats.Name(name)}, creds...)...); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := a.workerConfig(log)
+	if err == nil {
+		w, err = worker.New(nc, cfg)
+	}
+	if err == nil {
+		err = w.Start()
+	}
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return w, nc, nil
 }

@@ -60,13 +60,11 @@ type session struct {
 // or nil when the inventory lists no node. A bad inventory fails here, with
 // its file, line and reason.
 func (a *app) sshNodes(log *slog.Logger) (*sshnodes.Cluster, error) {
-	inv := a.inventory
-	if len(inv.Nodes) == 0 {
+	if len(a.inventory.Nodes) == 0 {
 		return nil, nil
 	}
-	cfg := a.settings.SSH
-	cfg.Logger = log
-	return sshnodes.New(sshnodes.Config{Nodes: inv.Nodes, SSH: cfg, ProbeTTL: a.settings.StatusTimeout, Logger: log})
+	// sshnodes gives the SSH client the cluster's logger.
+	return sshnodes.New(sshnodes.Config{Nodes: a.inventory.Nodes, SSH: a.settings.SSH, ProbeTTL: a.settings.StatusTimeout, Logger: log})
 }
 
 // connectOptions are the NATS options every fabric client uses.
@@ -228,21 +226,9 @@ func (s *session) embedOneShot(a *app, log *slog.Logger) error {
 		return err
 	}
 	s.hub, s.servers = h, "embedded (in process; records kept in memory)"
-	if s.nodeNC, err = nats.Connect("", h.InProcess(), nats.Name("fabric-node (embedded)")); err != nil {
+	if s.node, s.nodeNC, err = a.startInProcessNode(h, "fabric-node (embedded)", log); err != nil {
 		return fmt.Errorf("embedded node: %w", err)
 	}
-	cfg, err := a.workerConfig(log)
-	if err != nil {
-		return err
-	}
-	w, err := worker.New(s.nodeNC, cfg)
-	if err != nil {
-		return err
-	}
-	if err := w.Start(); err != nil {
-		return err
-	}
-	s.node = w
 	if s.nc, err = nats.Connect("", h.InProcess(), nats.Name("fabric")); err != nil {
 		return fmt.Errorf("embedded front end: %w", err)
 	}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -79,19 +78,5 @@ func TestBool(t *testing.T) {
 	r.Bool("C", false)
 	if err := r.Err(); err == nil || !strings.Contains(err.Error(), `C="maybe"`) {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-// TestREADMEListsEveryKnob keeps the README's configuration table in step
-// with the knobs fabric reads.
-func TestREADMEListsEveryKnob(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range Knobs {
-		if !strings.Contains(string(b), "| `"+k.Env+"` |") {
-			t.Errorf("README's configuration table has no row for %s", k.Env)
-		}
 	}
 }
