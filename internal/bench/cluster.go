@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,19 +131,22 @@ func (c *cluster) startFrontend(ctx context.Context, n int) (*frontend.Frontend,
 func waitReady(ctx context.Context, reg *registry.Registry, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	err := reg.WaitFor(ctx, func(ns []registry.Node) bool {
-		ready := 0
-		for _, x := range ns {
-			if x.Health == registry.HealthReady {
-				ready++
-			}
-		}
-		return ready >= n
-	})
+	err := reg.WaitFor(ctx, func(ns []registry.Node) bool { return countReady(ns) >= n })
 	if err != nil {
 		return fmt.Errorf("waiting for %d ready nodes: %w", n, err)
 	}
 	return nil
+}
+
+// countReady returns how many of ns are ready.
+func countReady(ns []registry.Node) int {
+	ready := 0
+	for _, x := range ns {
+		if x.Health == registry.HealthReady {
+			ready++
+		}
+	}
+	return ready
 }
 
 func (c *cluster) close() {
@@ -273,6 +275,3 @@ func (b *tailBuffer) String() string {
 }
 
 var _ io.Writer = (*tailBuffer)(nil)
-
-// itoa is strconv.Itoa, for flag values.
-func itoa(n int) string { return strconv.Itoa(n) }

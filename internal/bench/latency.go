@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -89,39 +90,27 @@ func runLatency(ctx context.Context, e *env) ([]Result, error) {
 		return nil, err
 	}
 	fab, sh, same, prog, shProg := times[0], times[1], times[2], times[3], times[4]
-	fp50, fp99 := quantile(fab, 0.5), quantile(fab, 0.99)
 	target := fmt.Sprintf("p50 ≤ %.2f×, p99 ≤ %.1f×", latencyP50Target, latencyP99Target)
-	vs := func(measure, name string, base []time.Duration, notes string) Result {
-		b50, b99 := quantile(base, 0.5), quantile(base, 0.99)
-		r50, r99 := ratioOf(float64(fp50), float64(b50)), ratioOf(float64(fp99), float64(b99))
-		return Result{Measure: measure, P50: fp50, P99: fp99, Baseline: &Baseline{Name: name, P50: b50, P99: b99},
-			Ratio: r50, RatioP99: r99, Target: target, Status: verdict(r50 <= latencyP50Target && r99 <= latencyP99Target),
-			Notes: notes}
+	vs := func(measure string, fabric []time.Duration, name string, base []time.Duration, notes string) Result {
+		r := against(measure, fabric, name, base)
+		r.Target, r.Status, r.Notes = target, verdict(r.Ratio <= latencyP50Target && r.RatioP99 <= latencyP99Target), notes
+		return r
 	}
-	shellName := shellBase(shell)
-	out := []Result{
-		vs("`true` vs raw NATS + exec sh -c true", "raw sh", sh,
-			fmt.Sprintf("%d runs each, in turns; the node runs commands under %s, the baseline under /bin/sh", len(fab), shell)),
-		vs("`true` vs raw NATS + exec "+shellName+" -c true", "raw "+shellName, same,
-			"same shell on both sides: what the fabric itself adds"),
-	}
-	p50, p99 := quantile(prog, 0.5), quantile(prog, 0.99)
-	b50, b99 := quantile(shProg, 0.5), quantile(shProg, 0.99)
-	r50, r99 := ratioOf(float64(p50), float64(b50)), ratioOf(float64(p99), float64(b99))
+	shellName := filepath.Base(shell)
 	how := "the node runs it directly (its shell passed the check)"
 	if !direct {
 		how = "the direct path is off here (the shell did not pass the check): the node runs it under " + shell
 	}
-	out = append(out, Result{Measure: fmt.Sprintf("%s (a program) vs raw NATS + exec sh -c %s", trueProg, trueProg),
-		P50: p50, P99: p99, Baseline: &Baseline{Name: "raw sh", P50: b50, P99: b99}, Ratio: r50, RatioP99: r99,
-		Target: target, Status: verdict(r50 <= latencyP50Target && r99 <= latencyP99Target), Notes: how})
-	s50, s99 := quantile(same, 0.5), quantile(same, 0.99)
-	d50, d99 := quantile(sh, 0.5), quantile(sh, 0.99)
-	out = append(out, Result{Measure: "raw " + shellName + " -c true vs raw sh -c true", P50: s50, P99: s99,
-		Baseline: &Baseline{Name: "raw sh", P50: d50, P99: d99}, Ratio: ratioOf(float64(s50), float64(d50)),
-		RatioP99: ratioOf(float64(s99), float64(d99)), Status: StatusInfo,
-		Notes: "what the node's shell costs over /bin/sh, with no fabric at all"})
-	return out, nil
+	shells := against("raw "+shellName+" -c true vs raw sh -c true", same, "raw sh", sh)
+	shells.Status, shells.Notes = StatusInfo, "what the node's shell costs over /bin/sh, with no fabric at all"
+	return []Result{
+		vs("`true` vs raw NATS + exec sh -c true", fab, "raw sh", sh,
+			fmt.Sprintf("%d runs each, in turns; the node runs commands under %s, the baseline under /bin/sh", len(fab), shell)),
+		vs("`true` vs raw NATS + exec "+shellName+" -c true", fab, "raw "+shellName, same,
+			"same shell on both sides: what the fabric itself adds"),
+		vs(fmt.Sprintf("%s (a program) vs raw NATS + exec sh -c %s", trueProg, trueProg), prog, "raw sh", shProg, how),
+		shells,
+	}, nil
 }
 
 // waitDirect waits a little for an in-process node to turn its direct path
@@ -169,13 +158,4 @@ func interleave(ctx context.Context, ops []func() error, warm, runs int) ([][]ti
 		}
 	}
 	return times, nil
-}
-
-func shellBase(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			return path[i+1:]
-		}
-	}
-	return path
 }

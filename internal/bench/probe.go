@@ -14,7 +14,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/procstat"
-	"github.com/fabric-run/fabric/internal/registry"
 )
 
 // ProbeConfig configures the front-end probe of the scale scenario, a
@@ -106,11 +105,7 @@ func ProbeRegistry(ctx context.Context, cfg ProbeConfig, out io.Writer) error {
 		CPUPercent:   100 * (u1.CPU - u0.CPU).Seconds() / took.Seconds(),
 		RSS:          u1.RSS,
 		PeakRSS:      u1.PeakRSS,
-	}
-	for _, n := range fe.Registry().Snapshot() {
-		if n.Health == registry.HealthReady {
-			res.Ready++
-		}
+		Ready:        countReady(fe.Registry().Snapshot()),
 	}
 	wall, cpu, err := timeRouting(fe, cfg.Samples)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -40,7 +41,7 @@ func runScale(ctx context.Context, e *env) ([]Result, error) {
 	defer c.close()
 	n := e.sizes.nodes
 	probe, err := e.start(ctx, "bench", "probe", "registry", "--server", c.hub.ClientURL(),
-		"--nodes", itoa(n), "--window", e.sizes.window.String(), "--samples", itoa(e.sizes.routeSamples),
+		"--nodes", strconv.Itoa(n), "--window", e.sizes.window.String(), "--samples", strconv.Itoa(e.sizes.routeSamples),
 		"--settle", min(2*simInterval, e.sizes.settle+simInterval/2).String())
 	if err != nil {
 		return nil, err

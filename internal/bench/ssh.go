@@ -211,35 +211,22 @@ func runSSHFallback(ctx context.Context, e *env) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	f50, f99 := quantile(pooled[0], 0.5), quantile(pooled[0], 0.99)
-	b50, b99 := quantile(pooled[1], 0.5), quantile(pooled[1], 0.99)
-	r50 := ratioOf(float64(f50), float64(b50))
-	out := []Result{{
-		Measure: "fabric over its SSH path vs a bare x/crypto/ssh session on one connection",
-		P50:     f50, P99: f99, Baseline: &Baseline{Name: "bare session", P50: b50, P99: b99},
-		Ratio: r50, RatioP99: ratioOf(float64(f99), float64(b99)),
-		Target: fmt.Sprintf("p50 ≤ %.1f×", sshPooledTarget), Status: verdict(r50 <= sshPooledTarget),
-		Notes: fmt.Sprintf("%d runs each, in turns; the fabric adds routing, its record of the task, cwd/env/timeout handling and a process group it can kill", runs),
-	}}
+	vsBare := against("fabric over its SSH path vs a bare x/crypto/ssh session on one connection", pooled[0], "bare session", pooled[1])
+	vsBare.Target, vsBare.Status = fmt.Sprintf("p50 ≤ %.1f×", sshPooledTarget), verdict(vsBare.Ratio <= sshPooledTarget)
+	vsBare.Notes = fmt.Sprintf("%d runs each, in turns; the fabric adds routing, its record of the task, cwd/env/timeout handling and a process group it can kill", runs)
 	fresh, err := interleave(ctx, []func() error{viaFabric, func() error { return b.fresh(ctx) }}, 2, e.sizes.sshRuns())
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, speedup("fabric over its SSH path vs ssh(1), a new connection each", fresh[0], fresh[1],
-		"ssh(1)", sshVsFreshTarget, fmt.Sprintf("%d runs each, in turns", len(fresh[0]))))
-	return out, nil
+	return []Result{vsBare, speedup("fabric over its SSH path vs ssh(1), a new connection each", fresh[0], fresh[1],
+		"ssh(1)", sshVsFreshTarget, fmt.Sprintf("%d runs each, in turns", len(fresh[0])))}, nil
 }
 
 // speedup reports a latency that must beat a baseline by a factor.
 func speedup(measure string, fabric, base []time.Duration, name string, factor float64, notes string) Result {
-	f50, f99 := quantile(fabric, 0.5), quantile(fabric, 0.99)
-	b50, b99 := quantile(base, 0.5), quantile(base, 0.99)
-	r50 := ratioOf(float64(f50), float64(b50))
-	return Result{
-		Measure: measure, P50: f50, P99: f99, Baseline: &Baseline{Name: name, P50: b50, P99: b99},
-		Ratio: r50, RatioP99: ratioOf(float64(f99), float64(b99)),
-		Target: fmt.Sprintf("p50 ≥ %.0f× faster (ratio ≤ %.3f)", factor, 1/factor),
-		Status: verdict(r50 > 0 && 1/r50 >= factor),
-		Notes:  fmt.Sprintf("%s; fabric is %.0f× faster at p50", notes, 1/max(r50, 1e-9)),
-	}
+	r := against(measure, fabric, name, base)
+	r.Target = fmt.Sprintf("p50 ≥ %.0f× faster (ratio ≤ %.3f)", factor, 1/factor)
+	r.Status = verdict(r.Ratio > 0 && 1/r.Ratio >= factor)
+	r.Notes = fmt.Sprintf("%s; fabric is %.0f× faster at p50", notes, 1/max(r.Ratio, 1e-9))
+	return r
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,7 @@ func runThroughput(ctx context.Context, e *env) ([]Result, error) {
 	defer c.close()
 	slots := max(runtime.NumCPU(), 1)
 	for i := range throughputNodes {
-		if _, err := c.spawnNode(ctx, fmt.Sprintf("tp%d", i), "--no-detect", "--slots", itoa(slots), "--heartbeat", "1s"); err != nil {
+		if _, err := c.spawnNode(ctx, fmt.Sprintf("tp%d", i), "--no-detect", "--slots", strconv.Itoa(slots), "--heartbeat", "1s"); err != nil {
 			return nil, err
 		}
 	}

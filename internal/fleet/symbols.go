@@ -16,7 +16,6 @@ const (
 // not interned and their holders are marked odd.
 type symbols struct {
 	ids   map[string]int
-	names []string
 	limit int
 }
 
@@ -35,12 +34,11 @@ func (s *symbols) intern(name string) (int, bool) {
 	if i, ok := s.ids[name]; ok {
 		return i, true
 	}
-	if len(s.names) >= s.limit {
+	i := len(s.ids)
+	if i >= s.limit {
 		return 0, false
 	}
-	i := len(s.names)
 	s.ids[name] = i
-	s.names = append(s.names, name)
 	return i, true
 }
 
@@ -53,6 +51,3 @@ type CapSet uint64
 const MaxCapBits = 64
 
 func (c *CapSet) add(bit int) { *c |= 1 << bit }
-
-// Has reports whether every capability of want is in c.
-func (c CapSet) Has(want CapSet) bool { return c&want == want }

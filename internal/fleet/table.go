@@ -106,7 +106,7 @@ type Load struct {
 // modified in place (a new heartbeat replaces the strings and slices), so
 // they may be kept after the table changes.
 type Info struct {
-	ID, Hostname, Instance string
+	ID, Hostname           string
 	OS, Arch               string
 	Capabilities           []string
 	CPUPercent, MemPercent float64
@@ -235,7 +235,7 @@ func (t *Table) Update(hb *wire.Heartbeat, seen time.Time, staleAfter time.Durat
 			}
 		}
 	}
-	*in = Info{ID: hb.Node, Hostname: hb.Hostname, Instance: hb.Instance, OS: hb.OS, Arch: hb.Arch,
+	*in = Info{ID: hb.Node, Hostname: hb.Hostname, OS: hb.OS, Arch: hb.Arch,
 		Capabilities: hb.Capabilities, CPUPercent: hb.CPUPercent, MemPercent: hb.MemPercent,
 		Load1: hb.Load1, CPUs: hb.CPUs, Seen: seen}
 	l := &t.loads[i]

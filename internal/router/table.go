@@ -63,7 +63,7 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	inflight := r.inflightRows(t)
-	defer r.clearInflightRows(inflight)
+	defer clear(inflight) // a memclr of 4 bytes a row beats a map lookup per entry
 	for i := range rows {
 		row := &rows[i]
 		if !q.Bits(row, i) || (odd && !t.MatchOdd(&q, i)) || nowNs > row.ReadyUntil {
@@ -118,7 +118,7 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 
 // inflightRows returns, indexed by row, the tasks this front end placed and
 // has not seen finish (nil if none). The slice is the router's, reused:
-// clear it with clearInflightRows. r.mu is held.
+// clear it after use. r.mu is held.
 func (r *Router) inflightRows(t *fleet.Table) []int32 {
 	if len(r.inflight) == 0 {
 		return nil
@@ -133,10 +133,6 @@ func (r *Router) inflightRows(t *fleet.Table) []int32 {
 		}
 	}
 	return rows
-}
-
-func (r *Router) clearInflightRows(rows []int32) {
-	clear(rows) // a memclr of 4 bytes a row beats a map lookup per entry
 }
 
 // skipReasons says why each listed row was skipped, sorted by id as Route
