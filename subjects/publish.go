@@ -30,7 +30,7 @@ func ValidPublish(s string) error {
 			return fmt.Errorf("%w %q: byte %#x at %d is a space, control or non-ASCII byte", ErrInvalidPublish, s, c, i)
 		}
 	}
-	for _, tok := range strings.Split(s, ".") {
+	for tok := range strings.SplitSeq(s, ".") {
 		switch tok {
 		case "":
 			return fmt.Errorf("%w %q: empty token", ErrInvalidPublish, s)

@@ -4,6 +4,7 @@
 package caps
 
 import (
+	"maps"
 	"os/exec"
 	"slices"
 	"strings"
@@ -81,14 +82,7 @@ func ForProgram(program string) (string, bool) {
 }
 
 // Known returns every capability fabric detects, sorted.
-func Known() []string {
-	out := make([]string, 0, len(detectors))
-	for c := range detectors {
-		out = append(out, c)
-	}
-	slices.Sort(out)
-	return out
-}
+func Known() []string { return slices.Sorted(maps.Keys(detectors)) }
 
 // LookPathFunc finds a program; exec.LookPath is the real one.
 type LookPathFunc func(file string) (string, error)
@@ -135,11 +129,4 @@ func Merge(lists ...[]string) ([]string, error) {
 }
 
 // Programs returns every program fabric looks for, sorted.
-func Programs() []string {
-	out := make([]string, 0, len(programs))
-	for p := range programs {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return out
-}
+func Programs() []string { return slices.Sorted(maps.Keys(programs)) }

@@ -149,35 +149,30 @@ func (d *Dispatcher) Close() error { return d.mux.stop() }
 func (d *Dispatcher) Dispatch(ctx context.Context, task *wire.Task, targets []Target, detach bool, hooks Hooks) (*Outcome, error) {
 	out := &Outcome{}
 	for _, t := range targets {
-		reply, in := d.mux.open()
-		ack, res, why, err := d.offer(ctx, task, t, reply, in)
-		if err != nil { // ctx ended
-			d.mux.close(reply)
-			return out, err
-		}
-		switch {
-		case ack != nil:
+		in := d.mux.open()
+		ack, res, why, err := d.offer(ctx, task, t, in)
+		if ack != nil {
 			out.Node = t.Node
 			if hooks.OnAccepted != nil {
 				hooks.OnAccepted(t.Node, ack.Instance)
 			}
-			if detach {
-				d.mux.close(reply)
-				return out, nil
+			if !detach {
+				out.Result = d.follow(ctx, task, t, ack, in, hooks)
 			}
-			out.Result = d.follow(ctx, task, t, ack, in, hooks)
-			d.mux.close(reply)
+			d.mux.close(in)
 			return out, nil
+		}
+		d.mux.close(in)
+		switch {
+		case err != nil: // ctx ended
+			return out, err
 		case res != nil: // the node answered with a final result: it cannot run this
-			d.mux.close(reply)
 			out.Result = res
 			return out, fmt.Errorf("%w by %s: %s", ErrRejected, t.Node, res.Message)
 		case why.final:
-			d.mux.close(reply)
 			out.Declined = append(out.Declined, t.Node+": "+why.text)
 			return out, fmt.Errorf("%w by %s: %s", ErrRejected, t.Node, why.text)
 		default:
-			d.mux.close(reply)
 			out.Declined = append(out.Declined, t.Node+": "+why.text)
 			if hooks.OnDeclined != nil {
 				hooks.OnDeclined(t.Node, why.text)
@@ -185,10 +180,16 @@ func (d *Dispatcher) Dispatch(ctx context.Context, task *wire.Task, targets []Ta
 			d.log.Debug("declined", "task", task.ID, "node", t.Node, "why", why.text)
 		}
 	}
-	if len(out.Declined) == 0 {
-		return out, fmt.Errorf("%w: no candidate to try", ErrUnavailable)
+	return out, Unavailable(out.Declined)
+}
+
+// Unavailable is the error of a task that no candidate took: ErrUnavailable,
+// with why each declined.
+func Unavailable(declined []string) error {
+	if len(declined) == 0 {
+		return fmt.Errorf("%w: no candidate to try", ErrUnavailable)
 	}
-	return out, fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(out.Declined, "; "))
+	return fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(declined, "; "))
 }
 
 // declined is why a node did not take a task.
@@ -199,7 +200,7 @@ type declined struct {
 
 // offer publishes task to one target and waits for its first answer.
 // Exactly one of ack, res, a non-empty why, or err is set.
-func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, reply string, in *inbox) (*wire.Ack, *wire.Result, declined, error) {
+func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, in *inbox) (*wire.Ack, *wire.Result, declined, error) {
 	subj, err := d.subj.Task(t.OS, t.Arch, t.Capability, t.Node)
 	if err != nil {
 		return nil, nil, declined{text: err.Error()}, nil
@@ -208,7 +209,7 @@ func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, reply
 	if err != nil {
 		return nil, nil, declined{text: err.Error(), final: true}, nil
 	}
-	msg.Reply = reply
+	msg.Reply = in.reply
 	wire.SetAckBy(msg, d.ackBy(t.Node))
 	offer := in.token
 	wire.SetOffer(msg, offer)
@@ -299,12 +300,11 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 	for {
 		select {
 		case m := <-in.ch:
-			if m.Header.Get(wire.HeaderKind) == syncKind {
+			switch wire.KindOf(m) {
+			case syncKind:
 				// Everything sent to this inbox before the node was seen
 				// lost has been read: there is no result coming.
 				return lostResult(task, t.Node, wire.ErrNodeLost, lostWhy)
-			}
-			switch wire.KindOf(m) {
 			case wire.KindChunk:
 				if err := wire.DecodeChunkReusing(m, &c); err == nil && hooks.OnOutput != nil {
 					hooks.OnOutput(c.Stream, c.Data)

@@ -44,24 +44,23 @@ func newMux(nc *nats.Conn) (*mux, error) {
 	return m, nil
 }
 
-// open returns a new reply subject and its inbox.
-func (m *mux) open() (string, *inbox) {
+// open returns a new inbox, with its reply subject.
+func (m *mux) open() *inbox {
 	token := nuid.Next()
 	in := &inbox{token: token, reply: m.prefix + token, ch: make(chan *nats.Msg, inboxDepth), done: make(chan struct{})}
 	m.mu.Lock()
 	m.inboxes[token] = in
 	m.mu.Unlock()
-	return in.reply, in
+	return in
 }
 
-// close forgets the inbox of reply; late messages are dropped.
-func (m *mux) close(reply string) {
-	token := strings.TrimPrefix(reply, m.prefix)
+// close forgets in; late messages are dropped.
+func (m *mux) close(in *inbox) {
 	m.mu.Lock()
-	in := m.inboxes[token]
-	delete(m.inboxes, token)
+	_, open := m.inboxes[in.token]
+	delete(m.inboxes, in.token)
 	m.mu.Unlock()
-	if in != nil {
+	if open {
 		close(in.done)
 	}
 }

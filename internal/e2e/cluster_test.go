@@ -106,29 +106,6 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// waitOutputOrExit waits until the output matches re, returning the first
-// submatch and true, or until the process exits, returning false.
-func (p *proc) waitOutputOrExit(t *testing.T, re string) (string, bool) {
-	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(30 * time.Second)
-	for {
-		if m := rx.FindStringSubmatch(p.output()); m != nil {
-			return m[len(m)-1], true
-		}
-		select {
-		case <-p.grew:
-		case <-p.done:
-			if m := rx.FindStringSubmatch(p.output()); m != nil {
-				return m[len(m)-1], true
-			}
-			return "", false
-		case <-deadline:
-			t.Fatalf("no %q in output", re)
-		}
-	}
-}
-
 // nodesJSON is what the tests read of `fabric nodes --json`.
 type nodesJSON struct {
 	Nodes []struct {

@@ -92,8 +92,12 @@ func cleanEnv(t *testing.T) []string {
 			env = append(env, kv)
 		}
 	}
-	state := filepath.Join(bin.dir, "state", strings.ReplaceAll(t.Name(), "/", "_"))
-	return append(env, "FABRIC_STATE_DIR="+state)
+	return append(env, "FABRIC_STATE_DIR="+stateDir(t))
+}
+
+// stateDir is the test's own FABRIC_STATE_DIR.
+func stateDir(t *testing.T) string {
+	return filepath.Join(bin.dir, "state", strings.ReplaceAll(t.Name(), "/", "_"))
 }
 
 type tee struct {
@@ -140,19 +144,30 @@ func (p *proc) running() bool {
 // submatch (or the match).
 func (p *proc) waitOutput(t *testing.T, re string) string {
 	t.Helper()
+	m, ok := p.waitOutputOrExit(t, re)
+	if !ok {
+		t.Fatalf("process exited (%v) before printing %q", p.err, re)
+	}
+	return m
+}
+
+// waitOutputOrExit waits until the output matches re, returning the first
+// submatch and true, or until the process exits, returning false.
+func (p *proc) waitOutputOrExit(t *testing.T, re string) (string, bool) {
+	t.Helper()
 	rx := regexp.MustCompile(re)
 	deadline := time.After(30 * time.Second)
 	for {
 		if m := rx.FindStringSubmatch(p.output()); m != nil {
-			return m[len(m)-1]
+			return m[len(m)-1], true
 		}
 		select {
 		case <-p.grew:
 		case <-p.done:
 			if m := rx.FindStringSubmatch(p.output()); m != nil {
-				return m[len(m)-1]
+				return m[len(m)-1], true
 			}
-			t.Fatalf("process exited (%v) before printing %q", p.err, re)
+			return "", false
 		case <-deadline:
 			t.Fatalf("no %q in output", re)
 		}
@@ -216,8 +231,7 @@ func startNode(t *testing.T, url string, args ...string) *proc {
 // it to go.
 func stopLocalHub(t *testing.T) {
 	t.Helper()
-	state := strings.TrimPrefix(cleanEnv(t)[len(cleanEnv(t))-1], "FABRIC_STATE_DIR=")
-	b, err := os.ReadFile(filepath.Join(state, "hub.json"))
+	b, err := os.ReadFile(filepath.Join(stateDir(t), "hub.json"))
 	if err != nil {
 		return
 	}

@@ -184,9 +184,6 @@ func (f *Frontend) Candidates(ctx context.Context) []router.Candidate {
 	return out
 }
 
-// SSH returns the SSH-only part of the cluster (nil if none).
-func (f *Frontend) SSH() *sshnodes.Cluster { return f.cfg.SSH }
-
 // Candidate turns a registry node into a router candidate.
 func Candidate(n registry.Node) router.Candidate {
 	c := router.Candidate{

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -240,7 +239,7 @@ func (f *Frontend) dispatch(ctx context.Context, task *wire.Task, d *router.Deci
 			o, err = f.runSSH(ctx, task, c.ID, hooks)
 		} else {
 			o, err = f.disp.Dispatch(ctx, task, []dispatch.Target{target(d, c)}, detach, hooks)
-			if o != nil && o.Result != nil && o.Node != "" {
+			if o.Result != nil && o.Node != "" {
 				// It ended: the node's last heartbeat may still count it.
 				f.reg.Finished(o.Node, task.ID)
 			}
@@ -251,10 +250,7 @@ func (f *Frontend) dispatch(ctx context.Context, task *wire.Task, d *router.Deci
 			return out, err
 		}
 	}
-	if len(out.Declined) == 0 {
-		return out, fmt.Errorf("%w: no candidate to try", dispatch.ErrUnavailable)
-	}
-	return out, fmt.Errorf("%w: %s", dispatch.ErrUnavailable, strings.Join(out.Declined, "; "))
+	return out, dispatch.Unavailable(out.Declined)
 }
 
 // runSSH runs task on an SSH-only node; a task that never started there is
@@ -265,11 +261,11 @@ func (f *Frontend) runSSH(ctx context.Context, task *wire.Task, node string, hoo
 	}
 	res, err := f.cfg.SSH.Run(ctx, node, task, hooks.OnOutput)
 	if err != nil {
-		why := node + ": " + err.Error()
 		if hooks.OnDeclined != nil {
 			hooks.OnDeclined(node, err.Error())
 		}
-		return &dispatch.Outcome{Declined: []string{why}}, fmt.Errorf("%w: %s", dispatch.ErrUnavailable, why)
+		declined := []string{node + ": " + err.Error()}
+		return &dispatch.Outcome{Declined: declined}, dispatch.Unavailable(declined)
 	}
 	return &dispatch.Outcome{Node: node, Result: res}, nil
 }

@@ -144,9 +144,6 @@ func Decode(msg *nats.Msg, m Message) error {
 		return fmt.Errorf("%w: no %s body", ErrEmpty, m.Kind())
 	}
 	if FormatOf(msg) == FormatMsgpack {
-		if err := checkStructure(msg.Data); err != nil {
-			return fmt.Errorf("%w: %s is not valid msgpack: %v", ErrMalformed, m.Kind(), err)
-		}
 		if err := unmarshalMsgpack(msg.Data, m); err != nil {
 			return fmt.Errorf("%w: %s is not valid msgpack: %v", ErrMalformed, m.Kind(), err)
 		}
@@ -214,10 +211,14 @@ func checkV(kind Kind, v int) error {
 	return nil
 }
 
-// unmarshalMsgpack is msgpack.Unmarshal, with a panic of the decoder (it
-// panics on nil for a time.Time field) turned into an error: a malformed
-// message must never crash the process that receives it.
+// unmarshalMsgpack is msgpack.Unmarshal of data checked first
+// (checkStructure), with a panic of the decoder (it panics on nil for a
+// time.Time field) turned into an error: a malformed message must never
+// crash the process that receives it.
 func unmarshalMsgpack(data []byte, v any) (err error) {
+	if err := checkStructure(data); err != nil {
+		return err
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("msgpack decoder: %v", p)

@@ -8,9 +8,6 @@ import "fmt"
 // error. It is for fabric's msgpack values that are not messages (task
 // records); errors wrap ErrMalformed.
 func Unmarshal(data []byte, v any) error {
-	if err := checkStructure(data); err != nil {
-		return fmt.Errorf("%w: not valid msgpack: %v", ErrMalformed, err)
-	}
 	if err := unmarshalMsgpack(data, v); err != nil {
 		return fmt.Errorf("%w: not valid msgpack: %v", ErrMalformed, err)
 	}
