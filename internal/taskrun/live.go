@@ -110,8 +110,8 @@ func (l *live) matches(re *regexp.Regexp) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, text := range []string{l.stdout.String(), l.stderr.String()} {
-		for _, line := range bytes.Split([]byte(text), []byte{'\n'}) {
-			if re.Match(line) {
+		for _, line := range splitLines(text) {
+			if re.MatchString(line) {
 				return true
 			}
 		}

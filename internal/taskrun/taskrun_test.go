@@ -146,6 +146,24 @@ func TestWaitBudgetThenResult(t *testing.T) {
 	}
 }
 
+// TestUntilMatchesOnlyLinesPrinted: a pattern that matches an empty line
+// waits for an empty line; the end of the last line printed, or no output
+// at all, is not one.
+func TestUntilMatchesOnlyLinesPrinted(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t)
+	st := submit(t, s, "echo first; sleep 300")
+	defer s.Cancel(context.Background(), st.Record.ID, "test over")
+	st, _ = s.Wait(context.Background(), st.Record.ID, regexp.MustCompile("^first$"), 10*time.Second)
+	if !st.Matched {
+		t.Fatalf("first line: %+v", st)
+	}
+	st, _ = s.Wait(context.Background(), st.Record.ID, regexp.MustCompile("^$"), 100*time.Millisecond)
+	if st.Matched || !st.Running() {
+		t.Fatalf("^$ after %q matched: %+v", st.SoFar.Stdout, st)
+	}
+}
+
 func TestCancelRunning(t *testing.T) {
 	e := newEnv(t, "n1")
 	s := e.service(t)
