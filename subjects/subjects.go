@@ -28,6 +28,18 @@ const DefaultPrefix = "fabric"
 // needs no particular capability is published with it.
 const AnyCapability = "any"
 
+// WithoutAny returns caps without AnyCapability, which every node has: the
+// capabilities worth showing.
+func WithoutAny(caps []string) []string {
+	out := make([]string, 0, len(caps))
+	for _, c := range caps {
+		if c != AnyCapability {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // QueueGroup is the queue group every node joins on the "any matching node"
 // task subjects, so that each such task is delivered to exactly one node.
 const QueueGroup = "fabric-workers"

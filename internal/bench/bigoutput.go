@@ -155,7 +155,7 @@ func streamThrough(ctx context.Context, fe *frontend.Frontend, command string, w
 	if err != nil {
 		return 0, fmt.Errorf("fabric run %q: %w", command, err)
 	}
-	if r := out.Result; r == nil || !r.Ran() || r.ExitCode != 0 || r.StdoutBytes != want || got != want {
+	if r := out.Result; !r.Succeeded() || r.StdoutBytes != want || got != want {
 		return 0, fmt.Errorf("fabric run %q: streamed %d of %d bytes, result %+v", command, got, want, r)
 	}
 	return took, nil

@@ -132,7 +132,7 @@ func runTrue(ctx context.Context, fe *frontend.Frontend, command string) error {
 	if err != nil {
 		return fmt.Errorf("fabric run %q: %w", command, err)
 	}
-	if r := out.Result; r == nil || !r.Ran() || r.ExitCode != 0 {
+	if r := out.Result; !r.Succeeded() {
 		return fmt.Errorf("fabric run %q: %+v", command, r)
 	}
 	return nil

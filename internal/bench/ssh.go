@@ -142,7 +142,7 @@ func runOn(ctx context.Context, fe *frontend.Frontend, node string) error {
 	if err != nil {
 		return fmt.Errorf("fabric run on %s: %w", node, err)
 	}
-	if r := out.Result; r == nil || !r.Ran() || r.ExitCode != 0 {
+	if r := out.Result; !r.Succeeded() {
 		return fmt.Errorf("fabric run on %s: %+v", node, r)
 	}
 	return nil

@@ -106,7 +106,7 @@ func batch(ctx context.Context, fe *frontend.Frontend, n, conc int) (took, ran t
 			return 0, 0, fmt.Errorf("batch task %d: %w", i, it.Err)
 		}
 		r := it.Outcome.Result
-		if r == nil || !r.Ran() || r.ExitCode != 0 {
+		if !r.Succeeded() {
 			return 0, 0, fmt.Errorf("batch task %d: %+v", i, r)
 		}
 		ran += r.Duration.D()

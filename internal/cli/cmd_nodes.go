@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/subjects"
 )
 
 func (a *app) nodesCommand() *cobra.Command {
@@ -61,7 +62,7 @@ func printNodes(w io.Writer, nodes []frontend.NodeInfo) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%.0f\t%.0f\t%.2f\t%d/%d\t%s\t%s\t%s\n",
 			id, n.Via, orDash(n.OS), orDash(n.Arch), n.CPUPercent, n.MemPercent, n.Load[0], n.Running, n.Slots, n.State,
-			ago(n.LastSeen), strings.Join(withoutAny(n.Capabilities), ","))
+			ago(n.LastSeen), strings.Join(subjects.WithoutAny(n.Capabilities), ","))
 		if n.Reason != "" {
 			unreachable = append(unreachable, n.ID+": "+n.Reason)
 		}
@@ -80,16 +81,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func withoutAny(caps []string) []string {
-	out := make([]string, 0, len(caps))
-	for _, c := range caps {
-		if c != "any" {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 func ago(t time.Time) string {

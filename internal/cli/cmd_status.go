@@ -105,7 +105,7 @@ func printStatus(w io.Writer, st *taskrun.Status) {
 	if st.Note != "" {
 		fmt.Fprintf(w, "note     %s\n", st.Note)
 	}
-	fmt.Fprintf(w, "command  %s\n", display(r))
+	fmt.Fprintf(w, "command  %s\n", r.Display())
 	if r.Node != "" {
 		fmt.Fprintf(w, "node     %s\n", r.Node)
 	}
@@ -150,9 +150,4 @@ func headTail(text string, n int) string {
 	}
 	head, tail := lines[:n], lines[len(lines)-n:]
 	return join(head) + fmt.Sprintf("[... %d lines; fabric logs ID shows them all ...]\n", len(lines)-2*n) + join(tail)
-}
-
-func display(r tasks.Record) string {
-	t := wire.Task{Command: r.Command, Argv: r.Argv}
-	return t.Display()
 }

@@ -40,7 +40,7 @@ func (a *app) tasksCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.io.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TASK\tSTATE\tNODE\tSUBMITTED\tCOMMAND")
 			for _, r := range recs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.State, r.Node, r.Submitted.Format(time.DateTime), shorten(display(*r), 60))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.State, r.Node, r.Submitted.Format(time.DateTime), shorten(r.Display(), 60))
 			}
 			return tw.Flush()
 		},

@@ -194,11 +194,11 @@ func Candidate(n registry.Node) router.Candidate {
 	}
 	switch n.Health {
 	case registry.HealthStale:
-		c.NotReady = fmt.Sprintf("is stale (last heartbeat %s ago)", time.Since(n.Seen).Round(100*time.Millisecond))
+		c.NotReady = router.NotReadyStale(time.Since(n.Seen))
 	case registry.HealthDraining:
-		c.NotReady = "is draining"
+		c.NotReady = router.NotReadyDraining
 	case registry.HealthLeaving:
-		c.NotReady = "has left"
+		c.NotReady = router.NotReadyLeft
 	}
 	return c
 }

@@ -327,7 +327,7 @@ func (f *Frontend) RunBatch(ctx context.Context, reqs []Request, maxParallel int
 			}
 			out, err := f.Run(ctx, req, h)
 			items[i] = BatchItem{Outcome: out, Err: err}
-			if err != nil || out.Result == nil || !out.Result.Ran() || out.Result.ExitCode != 0 {
+			if err != nil || !out.Result.Succeeded() {
 				mu.Lock()
 				failed = true
 				mu.Unlock()

@@ -50,7 +50,7 @@ func streamView(name, kept, shown string, total int64, keptPart bool, budget, ma
 func taskView(st *taskrun.Status, budget int) TaskView {
 	rec := &st.Record
 	v := TaskView{
-		TaskID: rec.ID, State: string(st.State), Node: rec.Node, Command: command(rec),
+		TaskID: rec.ID, State: string(st.State), Node: rec.Node, Command: rec.Display(),
 		Routing: rec.Reason, Error: string(rec.Error), Message: rec.Message, Running: st.Running(),
 	}
 	res := st.Result
@@ -91,13 +91,6 @@ func taskView(st *taskrun.Status, budget int) TaskView {
 		v.Matched = &m
 	}
 	return v
-}
-
-func command(rec *tasks.Record) string {
-	if rec.Command != "" || len(rec.Argv) == 0 {
-		return rec.Command
-	}
-	return (&wire.Task{Argv: rec.Argv}).Display()
 }
 
 // ranToEnd reports whether a task ended having run its command to the end,

@@ -53,7 +53,7 @@ func (s *Server) handleClusterStatus(ctx context.Context, req mcp.CallToolReques
 			via = ViaSSH
 		}
 		nv := NodeView{
-			ID: n.ID, Hostname: n.Hostname, OS: n.OS, Arch: n.Arch, Capabilities: withoutAny(n.Capabilities),
+			ID: n.ID, Hostname: n.Hostname, OS: n.OS, Arch: n.Arch, Capabilities: subjects.WithoutAny(n.Capabilities),
 			CPUPercent: round1(n.CPUPercent), MemPercent: round1(n.MemPercent),
 			Load1: round2(n.Load[0]), Load5: round2(n.Load[1]), Load15: round2(n.Load[2]), CPUs: n.CPUs,
 			Running: n.Running, Slots: n.Slots, State: n.State,
@@ -100,17 +100,6 @@ func (v *ClusterView) text() string {
 		}
 	}
 	return b.String()
-}
-
-// withoutAny drops the "any" capability every node has.
-func withoutAny(caps []string) []string {
-	out := make([]string, 0, len(caps))
-	for _, c := range caps {
-		if c != subjects.AnyCapability {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

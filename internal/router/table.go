@@ -165,17 +165,28 @@ func skipReasons(t *fleet.Table, q *fleet.Query, inflight []int32, listed []int3
 	return out
 }
 
-// notReady says why a row takes no work, in the words the front end uses
-// for a registry node (frontend.Candidate).
+// Why a node takes no work, in the words of every placement (a fleet table
+// row here, a registry node in frontend.Candidate).
+const (
+	NotReadyLeft     = "has left"
+	NotReadyDraining = "is draining"
+)
+
+// NotReadyStale says a node is stale, its last heartbeat silent ago.
+func NotReadyStale(silent time.Duration) string {
+	return fmt.Sprintf("is stale (last heartbeat %s ago)", silent.Round(100*time.Millisecond))
+}
+
+// notReady says why a row takes no work.
 func notReady(t *fleet.Table, i int, now time.Time) string {
 	row, in := &t.Rows()[i], t.Info(i)
 	switch {
 	case row.State == fleet.StateLeaving:
-		return "has left"
+		return NotReadyLeft
 	case t.At(now) > t.Load(i).StaleAt:
-		return fmt.Sprintf("is stale (last heartbeat %s ago)", now.Sub(in.Seen).Round(100*time.Millisecond))
+		return NotReadyStale(now.Sub(in.Seen))
 	case row.State == fleet.StateDraining:
-		return "is draining"
+		return NotReadyDraining
 	}
 	return ""
 }

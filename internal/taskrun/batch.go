@@ -128,7 +128,7 @@ func anyFailed(ls []*live) bool {
 			continue
 		}
 		l.mu.Lock()
-		bad := l.err != nil || l.result == nil || !l.result.Ran() || l.result.ExitCode != 0
+		bad := l.err != nil || !l.result.Succeeded()
 		l.mu.Unlock()
 		if bad {
 			return true

@@ -87,6 +87,12 @@ type Record struct {
 	Message string         `msgpack:"msg,omitempty" json:"message,omitempty"`
 }
 
+// Display is the task's command for people: the command line, or the argv
+// quoted.
+func (r *Record) Display() string {
+	return (&wire.Task{Command: r.Command, Argv: r.Argv}).Display()
+}
+
 // Backend names.
 const (
 	BackendJetStream = "jetstream"

@@ -233,6 +233,10 @@ func (r *Result) stamp()       { r.V = Version }
 // Ran reports whether the command ran to completion (whatever its exit code).
 func (r *Result) Ran() bool { return r.Error == ErrNone }
 
+// Succeeded reports whether there is a result and its command ran to
+// completion with exit code 0.
+func (r *Result) Succeeded() bool { return r != nil && r.Ran() && r.ExitCode == 0 }
+
 // Node states reported in heartbeats.
 const (
 	StateReady    = "ready"
