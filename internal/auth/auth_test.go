@@ -15,7 +15,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/tasks"
@@ -128,7 +127,7 @@ func TestRolesAreEnoughForTheWholeFabric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(nodeNC, worker.Config{Name: "n1", NoDetect: true, Load: load.Fixed{CPUs: 2}, FlowWindow: 64 << 10})
+	w, err := worker.New(nodeNC, worker.Config{Name: "n1", NoDetect: true, Load: worker.FixedLoad{CPUs: 2}, FlowWindow: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,10 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/bench/procstat"
 	"github.com/fabric-run/fabric/internal/capture"
 	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/frontend"
-	"github.com/fabric-run/fabric/internal/procstat"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/wire"
 )

@@ -16,7 +16,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -84,7 +83,7 @@ func (c *cluster) addNode(name string, slots int) error {
 	if err != nil {
 		return err
 	}
-	w, err := worker.New(nc, worker.Config{Name: name, NoDetect: true, Slots: slots, Load: load.Fixed{CPUs: slots},
+	w, err := worker.New(nc, worker.Config{Name: name, NoDetect: true, Slots: slots, Load: worker.FixedLoad{CPUs: slots},
 		HeartbeatInterval: time.Second, Logger: c.e.log})
 	if err != nil {
 		return err

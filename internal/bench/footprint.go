@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/procstat"
+	"github.com/fabric-run/fabric/internal/bench/procstat"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/bench/procstat"
 	"github.com/fabric-run/fabric/internal/frontend"
-	"github.com/fabric-run/fabric/internal/procstat"
 )
 
 // ProbeConfig configures the front-end probe of the scale scenario, a

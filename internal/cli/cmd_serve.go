@@ -15,7 +15,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/auth"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/localhub"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -131,7 +130,7 @@ func (a *app) serve(ctx context.Context, cfg hub.Config, withNode bool, idleExit
 		defer stop()
 		node = w
 	}
-	if err := lh.Publish(localhub.Advert{URL: h.ClientURL(), PID: os.Getpid(), Started: time.Now()}); err != nil {
+	if err := lh.Publish(hub.Advert{URL: h.ClientURL(), PID: os.Getpid(), Started: time.Now()}); err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
 	defer lh.Withdraw(os.Getpid())

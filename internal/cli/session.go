@@ -13,7 +13,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/localhub"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/sshnodes"
 	"github.com/fabric-run/fabric/internal/taskrun"
@@ -50,7 +49,7 @@ type session struct {
 	servers string // for messages: the URLs, or how the hub was reached
 
 	hub    *hub.Hub       // embedded only
-	lock   *localhub.Lock // embedded reader only
+	lock   *hub.StoreLock // embedded reader only
 	node   *worker.Worker // embedded one-shot only
 	nodeNC *nats.Conn
 	ssh    *sshnodes.Cluster // nil without SSH-only nodes
@@ -108,7 +107,7 @@ func (a *app) connect(urls []string, name string, log *slog.Logger, extra ...nat
 }
 
 // localHub returns the paths of this machine's local hub.
-func (a *app) localHub() localhub.Paths { return localhub.Paths{Dir: a.settings.StateDir} }
+func (a *app) localHub() hub.Local { return hub.Local{Dir: a.settings.StateDir} }
 
 // openSession connects a front end: to the configured servers; else to the
 // local hub if one runs; else as mode says.
@@ -240,7 +239,7 @@ func (s *session) embedReader(a *app, log *slog.Logger) error {
 	lh := a.localHub()
 	lock, err := lh.Acquire()
 	if err != nil {
-		if errors.Is(err, localhub.ErrLocked) {
+		if errors.Is(err, hub.ErrLocked) {
 			return fmt.Errorf("%w; it is not advertising a hub yet, try again in a moment", err)
 		}
 		return err

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -38,7 +37,7 @@ func setup(t *testing.T) (*hub.Hub, func() *nats.Conn) {
 func startNode(t *testing.T, nc *nats.Conn, cfg worker.Config) *worker.Worker {
 	t.Helper()
 	cfg.OS, cfg.Arch, cfg.NoDetect = "linux", "amd64", true
-	cfg.Load = load.Fixed{CPUs: 2}
+	cfg.Load = worker.FixedLoad{CPUs: 2}
 	cfg.HeartbeatInterval = -1
 	w, err := worker.New(nc, cfg)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -19,7 +18,7 @@ import (
 // latencies and their ratio (fabric/raw): the cost of routing, acks,
 // records of state and process-group handling over the bare minimum.
 func BenchmarkTrueFabricVsRawNATS(b *testing.B) {
-	c := newCluster(b, Config{}, worker.Config{Name: "n", OS: "linux", Arch: "amd64", Load: load.Fixed{CPUs: 4}, HeartbeatInterval: time.Second})
+	c := newCluster(b, Config{}, worker.Config{Name: "n", OS: "linux", Arch: "amd64", Load: worker.FixedLoad{CPUs: 4}, HeartbeatInterval: time.Second})
 	shell := runner.DefaultShell()
 	rawConn := c.connect(b)
 	if _, err := rawConn.Subscribe("bench.raw", func(m *nats.Msg) {

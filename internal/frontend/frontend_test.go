@@ -15,7 +15,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/wire"
@@ -69,7 +68,7 @@ func (c *testCluster) addNode(t testing.TB, cfg worker.Config) *worker.Worker {
 	t.Helper()
 	cfg.NoDetect = true
 	if cfg.Load == nil {
-		cfg.Load = load.Fixed{CPUs: 4}
+		cfg.Load = worker.FixedLoad{CPUs: 4}
 	}
 	if cfg.Slots == 0 {
 		cfg.Slots = 4
@@ -111,16 +110,16 @@ func (c *testCluster) waitNodes(t testing.TB, n int) {
 	}
 }
 
-func node(name, os, arch string, l load.Fixed, caps ...string) worker.Config {
+func node(name, os, arch string, l worker.FixedLoad, caps ...string) worker.Config {
 	return worker.Config{Name: name, OS: os, Arch: arch, Load: l, Capabilities: caps}
 }
 
 // threeKinds: a loaded linux docker builder, an idle linux box, a mac.
 func threeKinds() []worker.Config {
 	return []worker.Config{
-		node("builder", "linux", "amd64", load.Fixed{CPUs: 4, Load1: 3, CPUPercent: 70}, "docker", "make"),
-		node("idle", "linux", "amd64", load.Fixed{CPUs: 4, Load1: 0.1, CPUPercent: 2}, "make"),
-		node("mac", "darwin", "arm64", load.Fixed{CPUs: 8, Load1: 1, CPUPercent: 20}, "swift", "make"),
+		node("builder", "linux", "amd64", worker.FixedLoad{CPUs: 4, Load1: 3, CPUPercent: 70}, "docker", "make"),
+		node("idle", "linux", "amd64", worker.FixedLoad{CPUs: 4, Load1: 0.1, CPUPercent: 2}, "make"),
+		node("mac", "darwin", "arm64", worker.FixedLoad{CPUs: 8, Load1: 1, CPUPercent: 20}, "swift", "make"),
 	}
 }
 
@@ -187,7 +186,7 @@ func TestLightCommandStaysLocal(t *testing.T) {
 // Each command waits until all 12 run, so every placement happens while the
 // others are in flight.
 func TestBatchSpreadsEvenly(t *testing.T) {
-	idle := load.Fixed{CPUs: 4}
+	idle := worker.FixedLoad{CPUs: 4}
 	c := newCluster(t, Config{}, node("a", "linux", "amd64", idle), node("b", "linux", "amd64", idle), node("c", "linux", "amd64", idle))
 	dir := t.TempDir()
 	cmd := fmt.Sprintf(`touch %s/$$-$RANDOM; while [ $(ls %s | wc -l) -lt 12 ]; do sleep 0.02; done`, dir, dir)
@@ -210,8 +209,8 @@ func TestBatchSpreadsEvenly(t *testing.T) {
 
 func TestNodeAtSlotsIsSkipped(t *testing.T) {
 	c := newCluster(t, Config{},
-		worker.Config{Name: "small", OS: "linux", Arch: "amd64", Slots: 1, Load: load.Fixed{CPUs: 4}},
-		worker.Config{Name: "big", OS: "linux", Arch: "amd64", Slots: 4, Load: load.Fixed{CPUs: 4, Load1: 3, CPUPercent: 60}},
+		worker.Config{Name: "small", OS: "linux", Arch: "amd64", Slots: 1, Load: worker.FixedLoad{CPUs: 4}},
+		worker.Config{Name: "big", OS: "linux", Arch: "amd64", Slots: 4, Load: worker.FixedLoad{CPUs: 4, Load1: 3, CPUPercent: 60}},
 	)
 	// Fill "small" (the least loaded) with a long task.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -233,8 +232,8 @@ func TestNodeAtSlotsIsSkipped(t *testing.T) {
 // table, no subscriber) gets no responders; the task runs on the next one.
 func TestVanishedNodeIsSkipped(t *testing.T) {
 	c := newCluster(t, Config{},
-		node("ghost", "linux", "amd64", load.Fixed{CPUs: 4}),
-		node("real", "linux", "amd64", load.Fixed{CPUs: 4, Load1: 2}),
+		node("ghost", "linux", "amd64", worker.FixedLoad{CPUs: 4}),
+		node("real", "linux", "amd64", worker.FixedLoad{CPUs: 4, Load1: 2}),
 	)
 	before := c.hub.Server().NumClients()
 	c.conns["ghost"].Close() // vanish without a goodbye
@@ -270,7 +269,7 @@ func TestNoMatchIsAClearErrorAtOnce(t *testing.T) {
 }
 
 func TestStreamingOutputAndExitCode(t *testing.T) {
-	c := newCluster(t, Config{}, node("n", "linux", "amd64", load.Fixed{CPUs: 4}))
+	c := newCluster(t, Config{}, node("n", "linux", "amd64", worker.FixedLoad{CPUs: 4}))
 	var mu sync.Mutex
 	var got []string
 	out, err := c.fe.Run(context.Background(), Request{Command: "echo one; sleep 0.1; echo two >&2; exit 7"}, Hooks{Hooks: dispatch.Hooks{
@@ -287,7 +286,7 @@ func TestStreamingOutputAndExitCode(t *testing.T) {
 // TestCancelKillsTheTask: ending the submitter's context cancels the task
 // on its node, and the result says so.
 func TestCancelKillsTheTask(t *testing.T) {
-	c := newCluster(t, Config{}, node("n", "linux", "amd64", load.Fixed{CPUs: 4}))
+	c := newCluster(t, Config{}, node("n", "linux", "amd64", worker.FixedLoad{CPUs: 4}))
 	ctx, cancel := context.WithCancel(context.Background())
 	out, err := c.fe.Run(ctx, Request{Command: "echo started; sleep 300"}, Hooks{Hooks: dispatch.Hooks{
 		OnOutput: func(wire.Stream, []byte) { cancel() },

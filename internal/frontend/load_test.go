@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fabric-run/fabric/internal/dispatch"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -38,7 +37,7 @@ func TestLoadEveryTaskExactlyOnce(t *testing.T) {
 	if raceEnabled || testing.Short() {
 		n = loadTasksSmall
 	}
-	idle := load.Fixed{CPUs: 4}
+	idle := worker.FixedLoad{CPUs: 4}
 	var cfgs []worker.Config
 	for _, name := range []string{"l1", "l2", "l3"}[:loadNodes] {
 		cfgs = append(cfgs, worker.Config{Name: name, Hostname: "host-" + name, OS: "linux", Arch: "amd64", Load: idle,

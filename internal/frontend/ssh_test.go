@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fabric-run/fabric/internal/inventory"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/sshexec"
 	"github.com/fabric-run/fabric/internal/sshnodes"
@@ -43,7 +42,7 @@ func sshCluster(t *testing.T, nodes ...inventory.Node) (*testCluster, *sshtest.S
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ssh.Close() })
-	c := newCluster(t, Config{SSH: ssh}, worker.Config{Name: "w1", OS: "linux", Arch: "amd64", Load: load.Fixed{CPUs: 4}})
+	c := newCluster(t, Config{SSH: ssh}, worker.Config{Name: "w1", OS: "linux", Arch: "amd64", Load: worker.FixedLoad{CPUs: 4}})
 	return c, sshd
 }
 

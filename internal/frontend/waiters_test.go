@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
@@ -66,7 +65,7 @@ func TestWaitersWakeOneAtATime(t *testing.T) {
 // TestBatchFarBeyondSlots: 60 commands at once (no limit) on a node with
 // two slots all run: waiting placements are woken in turn as slots free.
 func TestBatchFarBeyondSlots(t *testing.T) {
-	c := newCluster(t, Config{}, worker.Config{Name: "a", OS: "linux", Arch: "amd64", Slots: 2, Load: load.Fixed{CPUs: 2}})
+	c := newCluster(t, Config{}, worker.Config{Name: "a", OS: "linux", Arch: "amd64", Slots: 2, Load: worker.FixedLoad{CPUs: 2}})
 	reqs := make([]Request, 60)
 	for i := range reqs {
 		reqs[i] = Request{Command: "true", Timeout: 30 * time.Second}

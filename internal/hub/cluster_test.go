@@ -10,7 +10,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
@@ -121,7 +120,7 @@ func connect(t *testing.T, urls []string) *nats.Conn {
 func startWorker(t *testing.T, nc *nats.Conn, name string) {
 	t.Helper()
 	w, err := worker.New(nc, worker.Config{
-		Name: name, NoDetect: true, Slots: 2, Load: load.Fixed{CPUs: 2},
+		Name: name, NoDetect: true, Slots: 2, Load: worker.FixedLoad{CPUs: 2},
 		// Short enough that a node silent through the failover is seen
 		// stale at once, long enough that a loaded -race run keeps
 		// live nodes ready.

@@ -1,5 +1,6 @@
 // Package hub runs an embedded NATS server: the bus of a one-machine fabric,
-// or the long-lived hub of a cluster (`fabric serve`).
+// or the long-lived hub of a cluster (`fabric serve`); and finds, locks and
+// starts the local hub that commands on one machine share (Local).
 package hub
 
 import (

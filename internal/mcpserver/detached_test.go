@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
@@ -49,7 +48,7 @@ func TestStdioStartsDetached(t *testing.T) {
 	}
 	t.Cleanup(nc.Close)
 	w, err := worker.New(nc, worker.Config{Name: "late", OS: "linux", Arch: "amd64", NoDetect: true,
-		Load: load.Fixed{CPUs: 4}, Slots: 2, HeartbeatInterval: time.Second})
+		Load: worker.FixedLoad{CPUs: 4}, Slots: 2, HeartbeatInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

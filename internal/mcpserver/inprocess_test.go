@@ -14,7 +14,6 @@ import (
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/guard"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/tasks"
@@ -50,7 +49,7 @@ func newInProcess(t testing.TB) *fixture {
 	f := &fixture{local: "a", missingCap: "gpu"}
 	for _, name := range []string{"a", "b", "c"} {
 		w, err := worker.New(conn(), worker.Config{Name: name, OS: "linux", Arch: "amd64", NoDetect: true,
-			Capabilities: inProcessNodes[name], Load: load.Fixed{CPUs: 4}, Slots: 8, HeartbeatInterval: time.Second})
+			Capabilities: inProcessNodes[name], Load: worker.FixedLoad{CPUs: 4}, Slots: 8, HeartbeatInterval: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

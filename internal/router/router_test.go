@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/bench/procstat"
 	"github.com/fabric-run/fabric/internal/fleet"
-	"github.com/fabric-run/fabric/internal/procstat"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/tasks"
@@ -53,7 +52,7 @@ func (e *env) conn(t *testing.T) *nats.Conn {
 func (e *env) addNode(t *testing.T, name string) *worker.Worker {
 	t.Helper()
 	w, err := worker.New(e.conn(t), worker.Config{Name: name, OS: "linux", Arch: "amd64", NoDetect: true,
-		Load: load.Fixed{CPUs: 4}, Slots: 4, HeartbeatInterval: time.Second})
+		Load: worker.FixedLoad{CPUs: 4}, Slots: 4, HeartbeatInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

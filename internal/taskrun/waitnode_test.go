@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fabric-run/fabric/internal/frontend"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
@@ -27,7 +26,7 @@ func TestWaitEndsWhenTheNodeDies(t *testing.T) {
 	}
 	t.Cleanup(nodeNC.Close)
 	w, err := worker.New(nodeNC, worker.Config{Name: "doomed", OS: "linux", Arch: "amd64", NoDetect: true,
-		Load: load.Fixed{CPUs: 4}, Slots: 4, HeartbeatInterval: 300 * time.Millisecond})
+		Load: worker.FixedLoad{CPUs: 4}, Slots: 4, HeartbeatInterval: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/fabric-run/fabric/internal/caps"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/wire"
@@ -95,8 +94,8 @@ type Config struct {
 	Dir string
 	// Subjects is the subject space; default subjects.Default().
 	Subjects *subjects.Space
-	// Load samples the machine's load; default load.System{}.
-	Load load.Source
+	// Load samples the machine's load; default SystemLoad{}.
+	Load LoadSource
 	// Check, if set, vets every task before it runs (the command guard); a
 	// non-nil error refuses the task with its text.
 	Check func(*wire.Task) error
@@ -125,7 +124,7 @@ type Worker struct {
 	// tombstones are cancels that arrived for tasks not (yet) running,
 	// by task id and offer ("" for a cancel of every offer).
 	tombstones map[tombstone]time.Time
-	sample     load.Sample
+	sample     LoadSample
 	svc        micro.Service
 	draining   bool
 
@@ -250,7 +249,7 @@ func (c *Config) fill() error {
 		c.Subjects = &s
 	}
 	if c.Load == nil {
-		c.Load = load.System{}
+		c.Load = SystemLoad{}
 	}
 	if c.Version == "" {
 		c.Version = "0.0.0-dev"

@@ -14,7 +14,6 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/load"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
@@ -50,7 +49,7 @@ func startWorker(t testing.TB, h *hub.Hub, cfg Config) *Worker {
 		cfg.OS, cfg.Arch = "linux", "amd64"
 	}
 	if cfg.Load == nil {
-		cfg.Load = load.Fixed{CPUs: 4}
+		cfg.Load = FixedLoad{CPUs: 4}
 	}
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = -1
@@ -470,7 +469,7 @@ func TestReconnectsAndHeartbeatsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	w, err := New(nc, Config{Name: "n1", OS: "linux", Arch: "amd64", NoDetect: true, Load: load.Fixed{CPUs: 1}, HeartbeatInterval: time.Hour})
+	w, err := New(nc, Config{Name: "n1", OS: "linux", Arch: "amd64", NoDetect: true, Load: FixedLoad{CPUs: 1}, HeartbeatInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

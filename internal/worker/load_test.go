@@ -1,12 +1,12 @@
-package load
+package worker
 
 import (
 	"runtime"
 	"testing"
 )
 
-func TestSystemSample(t *testing.T) {
-	var s System
+func TestSystemLoadSample(t *testing.T) {
+	var s SystemLoad
 	s.Sample()
 	got := s.Sample()
 	if got.CPUs != runtime.NumCPU() {

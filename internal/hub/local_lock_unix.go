@@ -1,6 +1,6 @@
 //go:build unix
 
-package localhub
+package hub
 
 import (
 	"errors"
@@ -12,21 +12,21 @@ import (
 	"syscall"
 )
 
-// Lock is a held lock on the local hub store.
-type Lock struct{ f *os.File }
+// StoreLock is a held lock on the local hub store.
+type StoreLock struct{ f *os.File }
 
 // Acquire takes the store lock without waiting. ErrLocked (wrapped with the
 // owner's pid when known) means another process has it.
-func (p Paths) Acquire() (*Lock, error) {
+func (p Local) Acquire() (*StoreLock, error) {
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock hub store: %w", err)
 	}
-	f, err := os.OpenFile(p.Lock(), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(p.LockPath(), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock hub store: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		owner, _ := os.ReadFile(p.Lock())
+		owner, _ := os.ReadFile(p.LockPath())
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w (pid %s, %s)", ErrLocked, strings.TrimSpace(string(owner)), p.Dir)
@@ -35,11 +35,11 @@ func (p Paths) Acquire() (*Lock, error) {
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return &Lock{f: f}, nil
+	return &StoreLock{f: f}, nil
 }
 
 // Release gives the lock up. Safe to call twice.
-func (l *Lock) Release() {
+func (l *StoreLock) Release() {
 	if l == nil || l.f == nil {
 		return
 	}

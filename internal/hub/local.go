@@ -1,8 +1,9 @@
-// Package localhub finds, locks and starts the local hub: the `fabric serve`
-// that commands on this machine share when no server is configured. It
-// advertises itself in <state>/hub.json and owns the JetStream store under
-// <state>/hub through a lock, so only one process ever writes the store.
-package localhub
+package hub
+
+// The local hub: the `fabric serve` that commands on this machine share when
+// no server is configured. It advertises itself in <state>/hub.json and owns
+// the JetStream store under <state>/hub through a lock, so only one process
+// ever writes the store. Local finds, locks and starts it.
 
 import (
 	"context"
@@ -19,10 +20,10 @@ import (
 
 // Files under the state directory.
 const (
-	AdvertFile = "hub.json"
-	LockFile   = "hub.lock"
-	StoreDir   = "hub"
-	LogFile    = "hub.log"
+	LocalAdvertFile = "hub.json"
+	LocalLockFile   = "hub.lock"
+	LocalStoreDir   = "hub"
+	LocalLogFile    = "hub.log"
 )
 
 // ErrLocked means another process owns the store.
@@ -35,23 +36,23 @@ type Advert struct {
 	Started time.Time `json:"started"`
 }
 
-// Paths are the files of one state directory.
-type Paths struct{ Dir string }
+// Local are the files of one state directory.
+type Local struct{ Dir string }
 
 // Advert returns the advertisement file path.
-func (p Paths) Advert() string { return filepath.Join(p.Dir, AdvertFile) }
+func (p Local) Advert() string { return filepath.Join(p.Dir, LocalAdvertFile) }
 
-// Lock returns the lock file path.
-func (p Paths) Lock() string { return filepath.Join(p.Dir, LockFile) }
+// LockPath returns the lock file path.
+func (p Local) LockPath() string { return filepath.Join(p.Dir, LocalLockFile) }
 
 // Store returns the JetStream store directory.
-func (p Paths) Store() string { return filepath.Join(p.Dir, StoreDir) }
+func (p Local) Store() string { return filepath.Join(p.Dir, LocalStoreDir) }
 
 // Log returns the log file of a spawned hub.
-func (p Paths) Log() string { return filepath.Join(p.Dir, LogFile) }
+func (p Local) Log() string { return filepath.Join(p.Dir, LocalLogFile) }
 
 // Publish writes the advertisement atomically.
-func (p Paths) Publish(a Advert) error {
+func (p Local) Publish(a Advert) error {
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return fmt.Errorf("advertise hub: %w", err)
 	}
@@ -70,13 +71,13 @@ func (p Paths) Publish(a Advert) error {
 }
 
 // Withdraw removes the advertisement if it is pid's.
-func (p Paths) Withdraw(pid int) {
+func (p Local) Withdraw(pid int) {
 	if a, err := p.read(); err == nil && a.PID == pid {
 		_ = os.Remove(p.Advert())
 	}
 }
 
-func (p Paths) read() (*Advert, error) {
+func (p Local) read() (*Advert, error) {
 	b, err := os.ReadFile(p.Advert())
 	if err != nil {
 		return nil, err
@@ -90,7 +91,7 @@ func (p Paths) read() (*Advert, error) {
 
 // Discover returns the advertised hub if it is alive: its process exists
 // and its port accepts a connection. A stale advertisement is removed.
-func (p Paths) Discover() (*Advert, bool) {
+func (p Local) Discover() (*Advert, bool) {
 	a, err := p.read()
 	if err != nil {
 		return nil, false
@@ -117,7 +118,7 @@ func reachable(rawURL string) bool {
 
 // Spawn starts `exe args...` as a detached background process (its own
 // session, output to the hub log) and waits until it advertises itself.
-func (p Paths) Spawn(ctx context.Context, exe string, args []string) (*Advert, error) {
+func (p Local) Spawn(ctx context.Context, exe string, args []string) (*Advert, error) {
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("start local hub: %w", err)
 	}

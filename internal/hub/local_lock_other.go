@@ -1,22 +1,22 @@
 //go:build !unix
 
-package localhub
+package hub
 
 import (
 	"errors"
 	"os/exec"
 )
 
-// Lock is a held lock on the local hub store.
-type Lock struct{}
+// StoreLock is a held lock on the local hub store.
+type StoreLock struct{}
 
 // Acquire is not supported here: a local hub needs a configured server.
-func (p Paths) Acquire() (*Lock, error) {
+func (p Local) Acquire() (*StoreLock, error) {
 	return nil, errors.New("the local hub is not supported on this OS; set FABRIC_SERVER")
 }
 
 // Release does nothing.
-func (l *Lock) Release() {}
+func (l *StoreLock) Release() {}
 
 func processAlive(pid int) bool { return false }
 

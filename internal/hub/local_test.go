@@ -1,4 +1,4 @@
-package localhub
+package hub
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestLockIsExclusive(t *testing.T) {
-	p := Paths{Dir: t.TempDir()}
+	p := Local{Dir: t.TempDir()}
 	l, err := p.Acquire()
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +27,7 @@ func TestLockIsExclusive(t *testing.T) {
 }
 
 func TestDiscover(t *testing.T) {
-	p := Paths{Dir: t.TempDir()}
+	p := Local{Dir: t.TempDir()}
 	if _, ok := p.Discover(); ok {
 		t.Fatal("discovered a hub in an empty directory")
 	}
@@ -65,7 +65,7 @@ func TestDiscover(t *testing.T) {
 }
 
 func TestSpawnReportsEarlyExit(t *testing.T) {
-	p := Paths{Dir: t.TempDir()}
+	p := Local{Dir: t.TempDir()}
 	_, err := p.Spawn(t.Context(), "/bin/sh", []string{"-c", "echo broken >&2; exit 3"})
 	if err == nil {
 		t.Fatal("Spawn of a failing program succeeded")
