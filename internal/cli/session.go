@@ -301,6 +301,14 @@ func (a *app) workerConfig(log *slog.Logger) (worker.Config, error) {
 		Check:             a.guard.CheckTask,
 		Version:           Version,
 		Logger:            log,
+		Limits:            a.inventory.Limits,
+		Needs:             commandNeeds,
+	}
+	if g := a.inventory.GPUs; g != nil {
+		cfg.GPUs = max(*g, -1)
+		if *g == 0 {
+			cfg.GPUs = -1 // "gpus: 0": none, not detected
+		}
 	}
 	if len(a.settings.Trusted) > 0 {
 		keys, err := signing.LoadTrusted(a.settings.Trusted)

@@ -232,3 +232,27 @@ func isWrongSequence(err error) bool {
 	return api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
+
+// OwnerSubjects returns what a client taking locks in the default bucket
+// must be allowed to publish, with a NATS account that restricts it (the
+// fabric node role): its keys, and the JetStream API of that bucket alone
+// (bind or create it, watch it, read a key).
+func OwnerSubjects() []string {
+	return ownerSubjects(DefaultBucket)
+}
+
+func ownerSubjects(bucket string) []string {
+	stream := "KV_" + bucket
+	return []string{
+		"$KV." + bucket + ".>",
+		"$JS.API.INFO",
+		"$JS.API.STREAM.INFO." + stream,
+		"$JS.API.STREAM.CREATE." + stream,
+		"$JS.API.STREAM.UPDATE." + stream,
+		"$JS.API.CONSUMER.CREATE." + stream + ".>",
+		"$JS.API.CONSUMER.DELETE." + stream + ".>",
+		"$JS.API.DIRECT.GET." + stream + ".>",
+		"$JS.API.STREAM.MSG.GET." + stream,
+		"$JS.FC." + stream + ".>",
+	}
+}

@@ -58,12 +58,12 @@ func (in *input) finish() {
 	}
 	if in.done == nil { // never started
 		in.r.Close()
-		in.w.Close()
-		return
 	}
 	in.w.Close() // a write in progress fails: nobody reads any more
 	if c, ok := in.src.(io.Closer); ok {
 		c.Close() // a read in progress ends
 	}
-	<-in.done
+	if in.done != nil {
+		<-in.done
+	}
 }

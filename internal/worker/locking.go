@@ -60,13 +60,35 @@ func (w *Worker) checkV2(task *wire.Task, format wire.Format, reply string) ([]l
 		}
 		specs = append(specs, s)
 	}
-	if w.cfg.Locks == nil {
-		return nil, wire.ErrMismatch, fmt.Errorf("node %s cannot take locks: it runs without a lock store (its hub has no JetStream)", w.cfg.Name)
-	}
 	// One order for every task: two tasks taking the same locks never
 	// wait for each other in a circle.
 	slices.SortFunc(specs, func(a, b locks.Spec) int { return cmp.Compare(a.Name, b.Name) })
 	return specs, "", nil
+}
+
+// locks returns the lock store, opening it on first use.
+func (w *Worker) locks(ctx context.Context) (*locks.Store, error) {
+	w.mu.Lock()
+	st := w.lockStore
+	w.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	hb := w.cfg.HeartbeatInterval
+	if hb <= 0 {
+		hb = DefaultHeartbeatInterval
+	}
+	lease, renew := locks.LeaseFor(hb)
+	st, err := locks.Open(ctx, w.nc, locks.Config{Lease: lease, Renew: renew, Logger: w.log})
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.lockStore == nil {
+		w.lockStore = st
+	}
+	return w.lockStore, nil
 }
 
 // maxLockWhat bounds the command shown to people listing a lock.
@@ -87,10 +109,14 @@ func (w *Worker) takeLocks(j *job, format wire.Format, reply string) ([]*locks.L
 		what = what[:maxLockWhat-3] + "..."
 	}
 	started := time.Now()
+	st, err := w.locks(ctx)
+	if err != nil {
+		return nil, w.lockFailure(j, ctx, j.locks[0], -1, time.Since(started), err)
+	}
 	var held []*locks.Lease
 	for _, spec := range j.locks {
 		ahead := -1
-		l, err := w.cfg.Locks.Acquire(ctx, spec, j.task.ID, locks.Info{Node: w.cfg.Name, What: what}, func(p locks.Position) {
+		l, err := st.Acquire(ctx, spec, j.task.ID, locks.Info{Node: w.cfg.Name, What: what}, func(p locks.Position) {
 			ahead = p.Ahead
 			w.progress(j, format, reply, &wire.Progress{State: wire.ProgressWaiting, Lock: spec.Name, Ahead: p.Ahead,
 				Reason: fmt.Sprintf("waiting for lock %s (%d ahead)", spec.Name, p.Ahead)})
@@ -143,10 +169,14 @@ func (w *Worker) lockFailure(j *job, ctx context.Context, spec locks.Spec, ahead
 	return res
 }
 
+// releaseTimeout bounds the wait for the hub to take a lock back; if it
+// does not answer, the lease ends on its own.
+const releaseTimeout = 5 * time.Second
+
 // releaseLocks gives leases back, so the next in line starts at once.
 func (w *Worker) releaseLocks(j *job, leases []*locks.Lease) {
 	for _, l := range leases {
-		ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Locks.Lease())
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 		if err := l.Release(ctx); err != nil {
 			w.log.Warn("release lock", "id", j.task.ID, "err", err)
 		}

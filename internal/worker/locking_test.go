@@ -180,25 +180,42 @@ func TestLockLostKillsTheTask(t *testing.T) {
 	}
 }
 
-// TestLockRefusals: a bad lock is a bad request; a node with no lock store
-// is the wrong node for a task with a lock.
+// TestLockRefusals: a bad lock is a bad request; a lock on a hub without
+// JetStream fails without running the command, saying why.
 func TestLockRefusals(t *testing.T) {
 	h := startJSHub(t)
 	startWorker(t, h, Config{Name: "n1"})
 	for _, tc := range []struct {
 		locks []string
-		kind  wire.ErrorKind
 		says  string
 	}{
-		{[]string{"bad name"}, wire.ErrBadRequest, "letters, digits"},
-		{[]string{"a", "a:2"}, wire.ErrBadRequest, "named twice"},
-		{[]string{"fine"}, wire.ErrMismatch, "without a lock store"},
+		{[]string{"bad name"}, "letters, digits"},
+		{[]string{"a", "a:2"}, "named twice"},
 	} {
 		c := newClient(t, h)
 		c.send(&wire.Task{Command: "true", TaskV2: wire.TaskV2{Locks: tc.locks}})
-		if a := c.ack(); a.Status != wire.AckRejected || a.Error != tc.kind || !strings.Contains(a.Reason, tc.says) {
-			t.Errorf("locks %v: ack %+v, want %s saying %q", tc.locks, a, tc.kind, tc.says)
+		if a := c.ack(); a.Status != wire.AckRejected || a.Error != wire.ErrBadRequest || !strings.Contains(a.Reason, tc.says) {
+			t.Errorf("locks %v: ack %+v, want bad_request saying %q", tc.locks, a, tc.says)
 		}
+	}
+	plain := startHub(t) // no JetStream
+	startWorker(t, plain, Config{Name: "n1"})
+	c := newClient(t, plain)
+	c.send(&wire.Task{Command: "echo ran", TaskV2: wire.TaskV2{Locks: []string{"fine"}}})
+	if r := c.result(); r.Error != wire.ErrStartFailed || !strings.Contains(r.Message, "locks need JetStream on the hub") || r.Stdout != "" {
+		t.Fatalf("lock on a hub without JetStream: %+v", r)
+	}
+}
+
+// TestLockStoreOpenedOnFirstUse: a node given no lock store opens the
+// hub's when a task first asks for a lock.
+func TestLockStoreOpenedOnFirstUse(t *testing.T) {
+	h := startJSHub(t)
+	startWorker(t, h, Config{})
+	c := newClient(t, h)
+	c.send(&wire.Task{Command: "echo locked", TaskV2: wire.TaskV2{Locks: []string{"first"}}})
+	if r := c.result(); r.Error != wire.ErrNone || r.Stdout != "locked\n" {
+		t.Fatalf("result = %+v", r)
 	}
 }
 

@@ -120,8 +120,9 @@ type Config struct {
 	// Needs, if set, names capabilities a task needs beyond its
 	// requirements (those its command invokes), for Limits and GPUs.
 	Needs func(*wire.Task) []string
-	// Locks, if set, is where the node takes the cluster-wide locks tasks
-	// ask for; without it, such tasks are refused.
+	// Locks is where the node takes the cluster-wide locks tasks ask for;
+	// default: the hub's lock bucket, opened when a task first asks, with
+	// a lease of locks.LeaseFor(HeartbeatInterval).
 	Locks *locks.Store
 	// MaxWaiting bounds the tasks waiting for locks at once (they take
 	// no slot while they wait); beyond it the node answers busy.
@@ -151,6 +152,8 @@ type Worker struct {
 	res     *resources
 	// lockWaiters counts the admitted tasks waiting for their locks.
 	lockWaiters int
+	// lockStore is cfg.Locks, or the store opened on first use.
+	lockStore *locks.Store
 	// tombstones are cancels that arrived for tasks not (yet) running,
 	// by task id and offer ("" for a cancel of every offer).
 	tombstones map[tombstone]time.Time
@@ -220,6 +223,7 @@ func New(nc *nats.Conn, cfg Config) (*Worker, error) {
 		state:      wire.StateReady,
 		running:    map[string]*job{},
 		res:        newResources(cfg.Slots, gpus, cfg.Limits),
+		lockStore:  cfg.Locks,
 		tombstones: map[tombstone]time.Time{},
 		ctx:        ctx,
 		cancel:     cancel,
