@@ -61,16 +61,7 @@ func (n *node) next(wait time.Duration) (*wire.Input, error) {
 // credit, waits, and goes on with more; pieces are in order, the last
 // marks the end.
 func TestSendsNoFurtherThanTheCredit(t *testing.T) {
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	nc, err := nats.Connect(h.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := fabrictest.Connect(t, fabrictest.StartHub(t, hub.Config{}).ClientURL())
 	n := newNode(t, nc)
 	data := []byte(strings.Repeat("0123456789", 10))
 	src := &countingReader{r: bytes.NewReader(data)}

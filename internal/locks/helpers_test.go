@@ -1,4 +1,4 @@
-package locks
+package locks_test
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
+	"github.com/fabric-run/fabric/internal/locks"
 )
 
 // holderEnv, when set to a NATS URL, makes the test binary a lock holder
@@ -40,18 +41,18 @@ func runHolder(url string) int {
 		return 2
 	}
 	ctx := context.Background()
-	lease, renew := LeaseFor(testHeartbeat)
-	s, err := Open(ctx, nc, Config{Lease: lease, Renew: renew})
+	lease, renew := locks.LeaseFor(testHeartbeat)
+	s, err := locks.Open(ctx, nc, locks.Config{Lease: lease, Renew: renew})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	spec, err := ParseSpec(os.Getenv(holderLockEnv))
+	spec, err := locks.ParseSpec(os.Getenv(holderLockEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	if _, err := s.Acquire(ctx, spec, os.Getenv(holderOwnerEnv), Info{Node: "child"}, nil); err != nil {
+	if _, err := s.Acquire(ctx, spec, os.Getenv(holderOwnerEnv), locks.Info{Node: "child"}, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -64,31 +65,21 @@ func runHolder(url string) int {
 // startHub starts a JetStream hub on a random loopback port.
 func startHub(t testing.TB) *hub.Hub {
 	t.Helper()
-	h, err := hub.Start(hub.Config{JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
+	return fabrictest.StartHub(t, hub.Config{JetStream: true})
 }
 
 // connect opens a connection of its own to h.
 func connect(t testing.TB, h *hub.Hub) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(h.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
+	return fabrictest.Connect(t, h.ClientURL())
 }
 
 // openStore opens the lock store over a connection of its own, with the
 // lease of a 1 s heartbeat.
-func openStore(t testing.TB, h *hub.Hub) *Store {
+func openStore(t testing.TB, h *hub.Hub) *locks.Store {
 	t.Helper()
-	lease, renew := LeaseFor(testHeartbeat)
-	s, err := Open(ctxT(t), connect(t, h), Config{Lease: lease, Renew: renew})
+	lease, renew := locks.LeaseFor(testHeartbeat)
+	s, err := locks.Open(ctxT(t), connect(t, h), locks.Config{Lease: lease, Renew: renew})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,20 +92,8 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-// eventually polls cond until it holds or within passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // release releases l, failing the test on error.
-func release(t testing.TB, l *Lease) {
+func release(t testing.TB, l *locks.Lease) {
 	t.Helper()
 	if err := l.Release(context.Background()); err != nil {
 		t.Error(err)

@@ -1,4 +1,4 @@
-package locks
+package locks_test
 
 import (
 	"bufio"
@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/locks"
 )
 
 // startHolder starts a separate process that takes lock spec as owner and
@@ -65,10 +68,10 @@ func TestKilledHolderProcessReleasesWithinThreeHeartbeats(t *testing.T) {
 		t.Fatalf("while the child holds it: %+v, %v", q, err)
 	}
 	queued := make(chan struct{})
-	acquired := make(chan *Lease, 1)
+	acquired := make(chan *locks.Lease, 1)
 	go func() {
 		var once sync.Once
-		l, err := s.Acquire(ctxT(t), Spec{"build", 1}, "parent", Info{}, func(Position) { once.Do(func() { close(queued) }) })
+		l, err := s.Acquire(ctxT(t), locks.Spec{"build", 1}, "parent", locks.Info{}, func(locks.Position) { once.Do(func() { close(queued) }) })
 		if err != nil {
 			t.Error(err)
 		}
@@ -85,7 +88,7 @@ func TestKilledHolderProcessReleasesWithinThreeHeartbeats(t *testing.T) {
 	}
 	took := time.Since(killed)
 	release(t, l)
-	// The bound the lease is built for (LeaseFor): a killed holder's key
+	// The bound the lease is built for (locks.LeaseFor): a killed holder's key
 	// lives at most two and a half intervals, in whole seconds, after its
 	// last renewal, which came before the kill.
 	if took > 3*testHeartbeat {
@@ -110,7 +113,7 @@ func TestKilledHoldersNeverLeaveTheLockStuck(t *testing.T) {
 	}
 	third, thirdHeld := spawnHolder(t, h.ClientURL(), "stuck:2", "kid2")
 	s := openStore(t, h)
-	eventually(t, 10*time.Second, "the third child queued", func() bool {
+	fabrictest.Eventually(t, 10*time.Second, "the third child queued", func() bool {
 		q, _ := s.Get(ctxT(t), "stuck")
 		return len(q.Entries) == 3
 	})
@@ -119,7 +122,7 @@ func TestKilledHoldersNeverLeaveTheLockStuck(t *testing.T) {
 		queued := make(chan struct{})
 		wg.Go(func() {
 			var once sync.Once
-			l, err := st.Acquire(ctxT(t), Spec{"stuck", 2}, fmt.Sprint("w", i), Info{}, func(Position) { once.Do(func() { close(queued) }) })
+			l, err := st.Acquire(ctxT(t), locks.Spec{"stuck", 2}, fmt.Sprint("w", i), locks.Info{}, func(locks.Position) { once.Do(func() { close(queued) }) })
 			if err != nil {
 				t.Error(err)
 				once.Do(func() { close(queued) })

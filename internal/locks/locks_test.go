@@ -1,4 +1,4 @@
-package locks
+package locks_test
 
 import (
 	"context"
@@ -9,17 +9,20 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/locks"
 )
 
 func TestParseSpec(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want Spec
+		want locks.Spec
 		bad  bool
 	}{
-		{in: "build", want: Spec{"build", 1}},
-		{in: "build:2", want: Spec{"build", 2}},
-		{in: " gpu-box_1:10 ", want: Spec{"gpu-box_1", 10}},
+		{in: "build", want: locks.Spec{"build", 1}},
+		{in: "build:2", want: locks.Spec{"build", 2}},
+		{in: " gpu-box_1:10 ", want: locks.Spec{"gpu-box_1", 10}},
 		{in: "", bad: true},
 		{in: ":2", bad: true},
 		{in: "build:0", bad: true},
@@ -30,9 +33,9 @@ func TestParseSpec(t *testing.T) {
 		{in: "a b", bad: true},
 		{in: string(make([]byte, 65)), bad: true},
 	} {
-		got, err := ParseSpec(tc.in)
+		got, err := locks.ParseSpec(tc.in)
 		if tc.bad {
-			if !errors.Is(err, ErrBadSpec) {
+			if !errors.Is(err, locks.ErrBadSpec) {
 				t.Errorf("ParseSpec(%q) = %v, %v; want ErrBadSpec", tc.in, got, err)
 			}
 			continue
@@ -40,7 +43,7 @@ func TestParseSpec(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ParseSpec(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
-		if back, _ := ParseSpec(got.String()); back != got {
+		if back, _ := locks.ParseSpec(got.String()); back != got {
 			t.Errorf("ParseSpec(%q.String()) = %v", got, back)
 		}
 	}
@@ -60,13 +63,13 @@ func TestOrderHoldersArePrefixWithinEveryN(t *testing.T) {
 		{"the smallest so far counts", []int{4, 4, 2, 4}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var es []Entry
+			var es []locks.Entry
 			for i, m := range tc.maxes {
 				// Shuffled tickets: order sorts them.
-				es = append(es, Entry{Owner: fmt.Sprint("o", i), Max: m, Ticket: uint64(10 + i)})
+				es = append(es, locks.Entry{Owner: fmt.Sprint("o", i), Max: m, Ticket: uint64(10 + i)})
 			}
 			slices.Reverse(es)
-			q := order("x", es)
+			q := locks.Order("x", es)
 			if got := len(q.Holders()); got != tc.held {
 				t.Fatalf("holders = %d, want %d (%+v)", got, tc.held, q.Entries)
 			}
@@ -88,7 +91,7 @@ func TestOrderHoldersArePrefixWithinEveryN(t *testing.T) {
 func TestConcurrentAcquirersNeverExceedN(t *testing.T) {
 	h := startHub(t)
 	const n, conns, perConn, rounds = 2, 4, 3, 3
-	spec := Spec{Name: "build", Max: n}
+	spec := locks.Spec{Name: "build", Max: n}
 	var holding, most atomic.Int32
 	var wg sync.WaitGroup
 	var got atomic.Int32
@@ -97,7 +100,7 @@ func TestConcurrentAcquirersNeverExceedN(t *testing.T) {
 		for a := range perConn {
 			wg.Go(func() {
 				for r := range rounds {
-					l, err := s.Acquire(ctxT(t), spec, fmt.Sprintf("c%d-a%d-r%d", c, a, r), Info{}, nil)
+					l, err := s.Acquire(ctxT(t), spec, fmt.Sprintf("c%d-a%d-r%d", c, a, r), locks.Info{}, nil)
 					if err != nil {
 						t.Error(err)
 						return
@@ -138,8 +141,8 @@ func TestConcurrentAcquirersNeverExceedN(t *testing.T) {
 func TestFIFO(t *testing.T) {
 	h := startHub(t)
 	s := openStore(t, h)
-	spec := Spec{Name: "deploy", Max: 1}
-	first, err := s.Acquire(ctxT(t), spec, "first", Info{}, nil)
+	spec := locks.Spec{Name: "deploy", Max: 1}
+	first, err := s.Acquire(ctxT(t), spec, "first", locks.Info{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +151,10 @@ func TestFIFO(t *testing.T) {
 	var wg sync.WaitGroup
 	owners := []string{"w1", "w2", "w3", "w4"}
 	for i, o := range owners {
-		queued := make(chan Position, 1)
+		queued := make(chan locks.Position, 1)
 		other := openStore(t, h) // each from a connection of its own
 		wg.Go(func() {
-			l, err := other.Acquire(ctxT(t), spec, o, Info{}, func(p Position) {
+			l, err := other.Acquire(ctxT(t), spec, o, locks.Info{}, func(p locks.Position) {
 				select {
 				case queued <- p:
 				default:
@@ -189,17 +192,17 @@ func TestListHoldersAndWaiters(t *testing.T) {
 	s := openStore(t, h)
 	ctx, cancel := context.WithCancel(ctxT(t))
 	defer cancel()
-	a, err := s.Acquire(ctx, Spec{"build", 2}, "a", Info{Node: "n1", What: "make"}, nil)
+	a, err := s.Acquire(ctx, locks.Spec{"build", 2}, "a", locks.Info{Node: "n1", What: "make"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release(t, a)
-	b, err := s.Acquire(ctx, Spec{"build", 2}, "b", Info{Node: "n2", What: "make test"}, nil)
+	b, err := s.Acquire(ctx, locks.Spec{"build", 2}, "b", locks.Info{Node: "n2", What: "make test"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release(t, b)
-	other, err := s.Acquire(ctx, Spec{"other", 1}, "o", Info{}, nil)
+	other, err := s.Acquire(ctx, locks.Spec{"other", 1}, "o", locks.Info{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +216,7 @@ func TestListHoldersAndWaiters(t *testing.T) {
 		queued := make(chan struct{})
 		wg.Go(func() {
 			var once sync.Once
-			_, err := s.Acquire(ctx, Spec{"build", 2}, o, Info{Node: "n3", What: "docker build " + o}, func(Position) { once.Do(func() { close(queued) }) })
+			_, err := s.Acquire(ctx, locks.Spec{"build", 2}, o, locks.Info{Node: "n3", What: "docker build " + o}, func(locks.Position) { once.Do(func() { close(queued) }) })
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("%s: %v, want cancelled", o, err)
 			}
@@ -241,7 +244,7 @@ func TestListHoldersAndWaiters(t *testing.T) {
 	if g, err := s.Get(ctxT(t), "nobody"); err != nil || len(g.Entries) != 0 {
 		t.Fatalf("Get(nobody) = %+v, %v", g, err)
 	}
-	if _, err := s.Get(ctxT(t), "bad name"); !errors.Is(err, ErrBadSpec) {
+	if _, err := s.Get(ctxT(t), "bad name"); !errors.Is(err, locks.ErrBadSpec) {
 		t.Fatalf("Get(bad name) = %v, want ErrBadSpec", err)
 	}
 }
@@ -251,14 +254,14 @@ func TestListHoldersAndWaiters(t *testing.T) {
 func TestTimeoutLeavesTheQueue(t *testing.T) {
 	h := startHub(t)
 	s := openStore(t, h)
-	spec := Spec{Name: "one", Max: 1}
-	a, err := s.Acquire(ctxT(t), spec, "a", Info{}, nil)
+	spec := locks.Spec{Name: "one", Max: 1}
+	a, err := s.Acquire(ctxT(t), spec, "a", locks.Info{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(ctxT(t), 300*time.Millisecond)
 	defer cancel()
-	_, err = s.Acquire(ctx, spec, "b", Info{}, nil)
+	_, err = s.Acquire(ctx, spec, "b", locks.Info{}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Acquire past its deadline = %v, want DeadlineExceeded", err)
 	}
@@ -269,11 +272,11 @@ func TestTimeoutLeavesTheQueue(t *testing.T) {
 	if len(q.Entries) != 1 || q.Entries[0].Owner != "a" {
 		t.Fatalf("queue after b gave up = %+v, want a alone", q.Entries)
 	}
-	if _, err := s.Acquire(ctxT(t), spec, "a", Info{}, nil); !errors.Is(err, ErrOwnerExists) {
+	if _, err := s.Acquire(ctxT(t), spec, "a", locks.Info{}, nil); !errors.Is(err, locks.ErrOwnerExists) {
 		t.Fatalf("second Acquire by a = %v, want ErrOwnerExists", err)
 	}
 	release(t, a)
-	c, err := s.Acquire(ctxT(t), spec, "c", Info{}, nil)
+	c, err := s.Acquire(ctxT(t), spec, "c", locks.Info{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,13 +289,13 @@ func TestTimeoutLeavesTheQueue(t *testing.T) {
 func TestSmallerNWaitsBehindHolders(t *testing.T) {
 	h := startHub(t)
 	s := openStore(t, h)
-	a, err := s.Acquire(ctxT(t), Spec{"mixed", 3}, "a", Info{}, nil)
+	a, err := s.Acquire(ctxT(t), locks.Spec{"mixed", 3}, "a", locks.Info{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan string, 2)
 	queued := make(chan struct{}, 2)
-	note := func(Position) {
+	note := func(locks.Position) {
 		select {
 		case queued <- struct{}{}:
 		default:
@@ -300,7 +303,7 @@ func TestSmallerNWaitsBehindHolders(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		l, err := s.Acquire(ctxT(t), Spec{"mixed", 1}, "b", Info{}, note)
+		l, err := s.Acquire(ctxT(t), locks.Spec{"mixed", 1}, "b", locks.Info{}, note)
 		if err == nil {
 			got <- "b"
 			release(t, l)
@@ -308,7 +311,7 @@ func TestSmallerNWaitsBehindHolders(t *testing.T) {
 	})
 	<-queued
 	wg.Go(func() {
-		l, err := s.Acquire(ctxT(t), Spec{"mixed", 3}, "c", Info{}, note)
+		l, err := s.Acquire(ctxT(t), locks.Spec{"mixed", 3}, "c", locks.Info{}, note)
 		if err == nil {
 			got <- "c"
 			release(t, l)
@@ -332,22 +335,22 @@ func TestSmallerNWaitsBehindHolders(t *testing.T) {
 func TestHolderConnectionGoneReleasesWithinLease(t *testing.T) {
 	h := startHub(t)
 	nc := connect(t, h)
-	lease, renew := LeaseFor(testHeartbeat)
-	holder, err := Open(ctxT(t), nc, Config{Lease: lease, Renew: renew})
+	lease, renew := locks.LeaseFor(testHeartbeat)
+	holder, err := locks.Open(ctxT(t), nc, locks.Config{Lease: lease, Renew: renew})
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := Spec{Name: "gone", Max: 1}
-	l, err := holder.Acquire(ctxT(t), spec, "holder", Info{}, nil)
+	spec := locks.Spec{Name: "gone", Max: 1}
+	l, err := holder.Acquire(ctxT(t), spec, "holder", locks.Info{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	queued := make(chan struct{})
-	acquired := make(chan *Lease, 1)
+	acquired := make(chan *locks.Lease, 1)
 	waiter := openStore(t, h)
 	go func() {
 		var once sync.Once
-		w, err := waiter.Acquire(ctxT(t), spec, "waiter", Info{}, func(Position) { once.Do(func() { close(queued) }) })
+		w, err := waiter.Acquire(ctxT(t), spec, "waiter", locks.Info{}, func(locks.Position) { once.Do(func() { close(queued) }) })
 		if err != nil {
 			t.Error(err)
 		}
@@ -364,7 +367,7 @@ func TestHolderConnectionGoneReleasesWithinLease(t *testing.T) {
 	release(t, w)
 	select {
 	case <-l.Lost():
-		if !errors.Is(l.Err(), ErrLeaseLost) {
+		if !errors.Is(l.Err(), locks.ErrLeaseLost) {
 			t.Fatalf("lost lease error = %v", l.Err())
 		}
 	case <-time.After(10 * time.Second):
@@ -379,12 +382,12 @@ func TestHolderConnectionGoneReleasesWithinLease(t *testing.T) {
 func TestLostKeyIsReportedToTheHolder(t *testing.T) {
 	h := startHub(t)
 	s := openStore(t, h)
-	l, err := s.Acquire(ctxT(t), Spec{"stolen", 1}, "a", Info{}, nil)
+	l, err := s.Acquire(ctxT(t), locks.Spec{"stolen", 1}, "a", locks.Info{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = l.Release(context.Background()) }()
-	if err := s.kv.Purge(ctxT(t), key("stolen", "a")); err != nil {
+	if err := s.PurgeKey(ctxT(t), "stolen", "a"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -392,7 +395,7 @@ func TestLostKeyIsReportedToTheHolder(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("holder not told that its key went")
 	}
-	if !errors.Is(l.Err(), ErrLeaseLost) {
+	if !errors.Is(l.Err(), locks.ErrLeaseLost) {
 		t.Fatalf("Err = %v, want ErrLeaseLost", l.Err())
 	}
 }
@@ -402,15 +405,15 @@ func TestLostKeyIsReportedToTheHolder(t *testing.T) {
 func TestWaiterThatLostItsPlaceQueuesAgain(t *testing.T) {
 	h := startHub(t)
 	s := openStore(t, h)
-	spec := Spec{Name: "requeue", Max: 1}
-	a, err := s.Acquire(ctxT(t), spec, "a", Info{}, nil)
+	spec := locks.Spec{Name: "requeue", Max: 1}
+	a, err := s.Acquire(ctxT(t), spec, "a", locks.Info{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	positions := make(chan Position, 16)
+	positions := make(chan locks.Position, 16)
 	done := make(chan error, 1)
 	go func() {
-		l, err := s.Acquire(ctxT(t), spec, "b", Info{}, func(p Position) { positions <- p })
+		l, err := s.Acquire(ctxT(t), spec, "b", locks.Info{}, func(p locks.Position) { positions <- p })
 		if err == nil {
 			release(t, l)
 		}
@@ -419,10 +422,10 @@ func TestWaiterThatLostItsPlaceQueuesAgain(t *testing.T) {
 	<-positions
 	q, _ := s.Get(ctxT(t), spec.Name)
 	before, _ := q.Find("b")
-	if err := s.kv.Purge(ctxT(t), key(spec.Name, "b")); err != nil {
+	if err := s.PurgeKey(ctxT(t), spec.Name, "b"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "b queued again with a new ticket", func() bool {
+	fabrictest.Eventually(t, 10*time.Second, "b queued again with a new ticket", func() bool {
 		q, _ := s.Get(ctxT(t), spec.Name)
 		e, ok := q.Find("b")
 		return ok && e.Ticket > before.Ticket
