@@ -85,6 +85,19 @@ type Record struct {
 	// when it did not.
 	Error   wire.ErrorKind `msgpack:"err,omitempty" json:"error,omitempty"`
 	Message string         `msgpack:"msg,omitempty" json:"message,omitempty"`
+	// Key is the task's idempotency key, if it was given one.
+	Key string `msgpack:"key,omitempty" json:"key,omitempty"`
+	// Attempts are the earlier tries of a task that was retried, oldest
+	// first: where each went and how it ended.
+	Attempts []Attempt `msgpack:"att,omitempty" json:"attempts,omitempty"`
+}
+
+// Attempt is one try of a retried task.
+type Attempt struct {
+	Node    string         `msgpack:"node,omitempty" json:"node,omitempty"`
+	At      time.Time      `msgpack:"at,omitempty" json:"at,omitzero"`
+	Error   wire.ErrorKind `msgpack:"err,omitempty" json:"error,omitempty"`
+	Message string         `msgpack:"msg,omitempty" json:"message,omitempty"`
 }
 
 // Display is the task's command for people: the command line, or the argv
@@ -202,6 +215,11 @@ type Store interface {
 	// List returns up to limit records (all when limit <= 0), newest
 	// submitted first.
 	List(ctx context.Context, limit int) ([]*Record, error)
+	// ClaimKey makes idempotency key name task id unless it already names
+	// a task, and returns the task it names: id if this call claimed it,
+	// another task's id if that was first (within MaxAge of its claim).
+	// Of concurrent claims of one key, exactly one wins.
+	ClaimKey(ctx context.Context, key, id string) (string, error)
 	// Backend is BackendJetStream or BackendMemory.
 	Backend() string
 	// Close releases the store and wakes its waiters; it does not close
