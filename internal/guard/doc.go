@@ -1,5 +1,5 @@
-// Package guard decides whether a shell command may run, on its parsed syntax
-// (mvdan.cc/sh/v3/syntax), and says which rule refused it and why.
+// Package guard decides whether a shell command may run, from what its parsed
+// syntax does (shell.Walk), and says which rule refused it and why.
 //
 // Threat model: the guard is a seat belt against accidents and prompt-injected
 // commands (rm -rf /, a fork bomb, a write to /dev/sda), not a sandbox; the real
@@ -8,15 +8,12 @@
 //
 // # What it looks at
 //
-// Every simple command the shell would run: those joined by ;, &&, || and
-// pipelines, inside subshells, blocks, function bodies, if/for/while/case
-// bodies, command and process substitutions, and strings the shell runs as
-// code (bash -c, sh -c, eval, trap, alias, ssh's remote command, a shell's
-// heredoc or herestring, echo/printf/cat piped into a shell), parsed
-// recursively to a bounded depth. It looks through prefixes that run another
-// program (sudo, doas, env, nice, nohup, time, command, exec, xargs, timeout,
-// stdbuf, ionice, setsid, chroot, flock, watch, su -c, busybox and a few more)
-// and into find -exec.
+// The guard is policy over what shell.Walk yields: every program a command
+// invokes (through pipelines, lists, substitutions, bash -c strings, eval,
+// heredocs into a shell, wrappers such as sudo, env and xargs, find -exec,
+// and the commands a container or ssh runs), every file it redirects output
+// to, every function it defines. The walk, and which spellings it follows,
+// is described in package shell.
 //
 // # Rules
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/fabric-run/fabric/internal/shell"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -66,12 +67,8 @@ type Guard struct {
 // 64 KiB is refused (rule "complexity"): the guard is for commands, and
 // scripts that size belong in a file the command runs.
 func (g *Guard) Check(command string) error {
-	w := g.newWalker(command)
-	w.run(command, langBash, nil, false)
-	if r := w.st.refusal; r != nil {
-		return r
-	}
-	return nil
+	k := g.newChecker()
+	return k.result(shell.Walk(command, k.options(), k))
 }
 
 // CheckArgv checks a command given as an argument vector, run without a shell:
@@ -80,20 +77,11 @@ func (g *Guard) Check(command string) error {
 // handed to a shell (bash -c ...) are parsed and checked. An empty argv or
 // program name is refused by rule "parse".
 func (g *Guard) CheckArgv(argv []string) error {
-	frag := shellJoin(argv)
 	if len(argv) == 0 || argv[0] == "" {
-		return &Refusal{Rule: RuleParse, Reason: "empty program name", Fragment: shorten(frag)}
+		return &Refusal{Rule: RuleParse, Reason: "empty program name", Fragment: shorten(shell.Join(argv))}
 	}
-	w := g.newWalker("")
-	args := make([]*arg, len(argv))
-	for i, s := range argv {
-		args[i] = literalArg(s)
-	}
-	w.invoke(&call{args: args, frag: frag}, args)
-	if r := w.st.refusal; r != nil {
-		return r
-	}
-	return nil
+	k := g.newChecker()
+	return k.result(shell.WalkArgv(argv, k.options(), k))
 }
 
 // CheckTask checks a task: its command, or its argv when it has no command.

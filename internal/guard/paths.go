@@ -3,6 +3,8 @@ package guard
 import (
 	"path"
 	"strings"
+
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // protectedTop lists the top-level directories (Linux, the BSDs, macOS) whose
@@ -24,9 +26,9 @@ var homeDirs = []string{"home", "users"}
 // a protected top-level directory, a home directory when homes are protected,
 // or is a glob that may match one of them or everything directly inside one
 // (/*, /usr/*, ~/*, ~/.*).
-func (g *Guard) protected(p value) bool {
-	if p.home {
-		rest := strings.TrimLeft(p.s, "/")
+func (g *Guard) protected(p shell.Value) bool {
+	if p.Home {
+		rest := strings.TrimLeft(p.S, "/")
 		if rest == "" {
 			rest = "."
 		}
@@ -39,7 +41,7 @@ func (g *Guard) protected(p value) bool {
 		}
 		return rest == "." || (!strings.Contains(rest, "/") && matchesAnyName(rest))
 	}
-	clean := strings.ToLower(path.Clean(p.s))
+	clean := strings.ToLower(path.Clean(p.S))
 	if !strings.HasPrefix(clean, "/") {
 		return false
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // ErrInvalidPolicy is returned, wrapped, by New for a policy it cannot use.
@@ -108,8 +110,8 @@ var freeBuiltins = map[string]bool{
 }
 
 // checkPolicy applies the node's allow and deny lists to one invoked program.
-func (w *walker) checkPolicy(c *call, name string) {
-	if w.remote {
+func (w *checker) checkPolicy(c *shell.Invocation, name string) {
+	if c.Remote {
 		return // it runs in a container or on another machine, not on this node
 	}
 	g := w.g
@@ -117,7 +119,7 @@ func (w *walker) checkPolicy(c *call, name string) {
 		w.refuse(c, RuleDenyList, fmt.Sprintf("program %q is on the node's deny list", name))
 		return
 	}
-	if g.allow != nil && !g.allow[name] && !freeBuiltins[name] && !w.funcs[name] {
+	if g.allow != nil && !g.allow[name] && !freeBuiltins[name] && !c.Func {
 		w.refuse(c, RuleAllowList, fmt.Sprintf("program %q is not on the node's allow list", name))
 	}
 }

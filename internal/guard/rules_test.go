@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // refusedCases maps a case name to a command and the rule that must refuse it.
@@ -231,7 +233,7 @@ var refusedCases = []struct {
 	{"stray fi", "fi", RuleParse},
 
 	// complexity.
-	{"nested too deep", nestedEval("rm -rf /tmp/x", maxDepth+1), RuleComplexity},
+	{"nested too deep", nestedEval("rm -rf /tmp/x", shell.MaxDepth+1), RuleComplexity},
 }
 
 // allowedCases are near misses: commands that look like a rule's pattern and
@@ -292,7 +294,7 @@ var allowedCases = []struct {
 	{"systemctl status reboot", "systemctl status reboot.target"},
 	{"make clean", "make clean"},
 	{"build", "cd /src && make -j8 && go test ./..."},
-	{"nested as deep as allowed", nestedEval("rm -rf /tmp/x", maxDepth)},
+	{"nested as deep as allowed", nestedEval("rm -rf /tmp/x", shell.MaxDepth)},
 	{"mkfs image file", "mkfs.ext4 -F -L root rootfs.img"},
 	{"mkswap file", "mkswap /swapfile"},
 	{"fdisk list", "sudo fdisk -l"},

@@ -1,4 +1,4 @@
-package guard
+package shell
 
 import (
 	"slices"
@@ -7,81 +7,87 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// value is one value a shell word may take after expansion and quote removal.
-type value struct {
-	s    string // the text; when home is set, the text after the home directory
-	home bool   // the value starts with a home directory (~, ~user, $HOME)
+// Value is one value a shell word may take after expansion and quote removal.
+type Value struct {
+	S    string // the text; when Home is set, the text after the home directory
+	Home bool   // the value starts with a home directory (~, ~user, $HOME)
 }
 
-// display renders v for a refusal.
-func (v value) display() string {
-	if v.home {
-		return "~" + v.s
+// Display renders v for people: a home directory as "~".
+func (v Value) Display() string {
+	if v.Home {
+		return "~" + v.S
 	}
-	return v.s
+	return v.S
 }
 
-// values is what the guard knows about the values of a word.
-type values struct {
-	alts     []value // values the word may take
-	unknown  bool    // it may also take values the guard cannot see
-	overflow bool    // there were too many to list: alts is incomplete
+// Values is what a walk knows about the values of a word.
+type Values struct {
+	Alts     []Value // values the word may take
+	Unknown  bool    // it may also take values the walk cannot see
+	Overflow bool    // there were too many to list: Alts is incomplete
 }
 
-// literal returns the word's value when it has exactly one, fully known and
+// Literal returns the word's value when it has exactly one, fully known and
 // not under a home directory.
-func (v values) literal() (string, bool) {
-	if len(v.alts) != 1 || v.unknown || v.overflow || v.alts[0].home {
+func (v Values) Literal() (string, bool) {
+	if len(v.Alts) != 1 || v.Unknown || v.Overflow || v.Alts[0].Home {
 		return "", false
 	}
-	return v.alts[0].s, true
+	return v.Alts[0].S, true
 }
 
-// one is a word with the single known value s.
-func one(s string) values { return values{alts: []value{{s: s}}} }
+// One returns the values of a word with the single known value s.
+func One(s string) Values { return Values{Alts: []Value{{S: s}}} }
 
-// unknownValue is a word the guard knows nothing about.
-var unknownValue = values{unknown: true}
+// one is One.
+func one(s string) Values { return One(s) }
 
-// placeholder stands, in the text of a script the guard parses again (the
+// unknownValue is a word the walk knows nothing about.
+var unknownValue = Values{Unknown: true}
+
+// placeholder stands, in the text of a script the walk parses again (the
 // string of bash -c "...", a heredoc), for a part whose value it cannot see:
 // an expansion of a variable nobody assigns, so the nested walk treats it as
 // unknown too. It is short because it replaces parts as short as $X.
 const placeholder = "${__unknown}"
 
-// Bounds on the work one check may do.
+// Bounds on the work one walk may do.
 const (
-	maxAlts     = 64      // values listed for one word
-	maxCodeAlts = 4       // values listed for one word that is shell code to parse again
-	maxVarAlts  = 32      // values listed for one variable
-	maxDepth    = 8       // strings parsed as shell code inside one another
-	workBudget  = 4 << 20 // bytes built plus bytes parsed, per check
-	parseCost   = 512     // budget each parse costs besides its bytes
-	maxFragment = 160     // bytes of a refusal's fragment
+	// MaxDepth is how many strings deep a walk parses shell code inside
+	// shell code (bash -c "eval '...'"); deeper code is an error.
+	MaxDepth = 8
+	// WorkBudget is the bytes built plus bytes parsed one walk may spend.
+	WorkBudget = 4 << 20
+
+	maxAlts     = 64  // values listed for one word
+	maxCodeAlts = 4   // values listed for one word that is shell code to parse again
+	maxVarAlts  = 32  // values listed for one variable
+	parseCost   = 512 // budget each parse costs besides its bytes
 )
 
 // union returns the values of a or b.
-func (w *walker) union(a, b values, limit int) values {
-	out := values{unknown: a.unknown || b.unknown, overflow: a.overflow || b.overflow}
-	out.alts = make([]value, 0, len(a.alts)+len(b.alts))
-	for _, list := range [2][]value{a.alts, b.alts} {
+func (w *walker) union(a, b Values, limit int) Values {
+	out := Values{Unknown: a.Unknown || b.Unknown, Overflow: a.Overflow || b.Overflow}
+	out.Alts = make([]Value, 0, len(a.Alts)+len(b.Alts))
+	for _, list := range [2][]Value{a.Alts, b.Alts} {
 		for _, v := range list {
-			if slices.Contains(out.alts, v) {
+			if slices.Contains(out.Alts, v) {
 				continue
 			}
-			if len(out.alts) >= limit {
-				out.overflow = true
+			if len(out.Alts) >= limit {
+				out.Overflow = true
 				break
 			}
-			out.alts = append(out.alts, v)
+			out.Alts = append(out.Alts, v)
 		}
 	}
-	w.spend(len(out.alts))
+	w.spend(len(out.Alts))
 	return out
 }
 
 // concat returns the values of a followed by b.
-func (w *walker) concat(a, b values) values {
+func (w *walker) concat(a, b Values) Values {
 	bl := w.builder(evalMode{})
 	bl.add(a)
 	bl.add(b)
@@ -108,22 +114,22 @@ func (w *walker) builder(m evalMode) *builder {
 
 // add appends the values of the next part. A home directory counts only at
 // the start of a word.
-func (b *builder) add(v values) {
-	if v.overflow && b.m.text {
+func (b *builder) add(v Values) {
+	if v.Overflow && b.m.text {
 		v = one(placeholder) // code to parse again: stand for it by an unknown
 	}
-	b.unknown = b.unknown || v.unknown
-	if v.overflow {
+	b.unknown = b.unknown || v.Unknown
+	if v.Overflow {
 		b.overflow, b.bufs, b.home = true, nil, nil
 	}
 	if len(b.bufs) == 0 {
 		return // nothing known is left
 	}
-	if len(v.alts) == 0 {
+	if len(v.Alts) == 0 {
 		b.bufs, b.home = nil, nil
 		return
 	}
-	if n := len(b.bufs) * len(v.alts); n > b.limit() {
+	if n := len(b.bufs) * len(v.Alts); n > b.limit() {
 		if b.m.text {
 			b.add(one(placeholder)) // code to parse again: stand for it by an unknown
 			return
@@ -131,18 +137,18 @@ func (b *builder) add(v values) {
 		b.overflow, b.bufs, b.home = true, nil, nil
 		return
 	}
-	if len(v.alts) == 1 {
-		y := v.alts[0]
+	if len(v.Alts) == 1 {
+		y := v.Alts[0]
 		for i := range b.bufs {
 			b.bufs[i], b.home[i] = b.append(b.bufs[i], b.home[i], y)
 		}
 		b.compact()
 		return
 	}
-	bufs := make([][]byte, 0, len(b.bufs)*len(v.alts))
+	bufs := make([][]byte, 0, len(b.bufs)*len(v.Alts))
 	home := make([]bool, 0, cap(bufs))
 	for i, x := range b.bufs {
-		for _, y := range v.alts {
+		for _, y := range v.Alts {
 			nb, nh := b.append(append([]byte(nil), x...), b.home[i], y)
 			bufs, home = append(bufs, nb), append(home, nh)
 		}
@@ -162,16 +168,16 @@ func (b *builder) limit() int {
 // append appends y to the value buf (home when h). A value that would have a
 // home directory anywhere but at its start is dropped, returned as nil, and
 // makes the word unknown.
-func (b *builder) append(buf []byte, h bool, y value) ([]byte, bool) {
-	if y.home {
+func (b *builder) append(buf []byte, h bool, y Value) ([]byte, bool) {
+	if y.Home {
 		if len(buf) > 0 || h {
 			b.unknown = true
 			return nil, false
 		}
 		h = true
 	}
-	b.w.spend(len(y.s))
-	out := append(buf, y.s...)
+	b.w.spend(len(y.S))
+	out := append(buf, y.S...)
 	if out == nil {
 		out = []byte{} // empty, not dropped
 	}
@@ -191,12 +197,12 @@ func (b *builder) compact() {
 }
 
 // values returns what was built.
-func (b *builder) values() values {
-	out := values{unknown: b.unknown, overflow: b.overflow}
+func (b *builder) values() Values {
+	out := Values{Unknown: b.unknown, Overflow: b.overflow}
 	if len(b.bufs) > 0 {
-		out.alts = make([]value, len(b.bufs))
+		out.Alts = make([]Value, len(b.bufs))
 		for i, buf := range b.bufs {
-			out.alts[i] = value{s: string(buf), home: b.home[i]}
+			out.Alts[i] = Value{S: string(buf), Home: b.home[i]}
 		}
 	}
 	return out
@@ -204,12 +210,12 @@ func (b *builder) values() values {
 
 // evalMode says how a word is evaluated.
 type evalMode struct {
-	text bool // parts the guard cannot see become placeholder: the word is shell code to parse again
+	text bool // parts the walk cannot see become placeholder: the word is shell code to parse again
 }
 
 // eval returns the values word may expand to, and records assignments made
 // by ${X:=default}.
-func (w *walker) eval(word *syntax.Word, m evalMode) values {
+func (w *walker) eval(word *syntax.Word, m evalMode) Values {
 	if word == nil {
 		return one("")
 	}
@@ -227,7 +233,7 @@ func (w *walker) eval(word *syntax.Word, m evalMode) values {
 
 // evalParts evaluates consecutive word parts; dq is set inside double quotes,
 // start when the first part begins the word.
-func (w *walker) evalParts(parts []syntax.WordPart, m evalMode, dq, start bool) values {
+func (w *walker) evalParts(parts []syntax.WordPart, m evalMode, dq, start bool) Values {
 	if len(parts) == 1 {
 		return w.evalPart(parts[0], m, dq, start)
 	}
@@ -242,7 +248,7 @@ func (w *walker) evalParts(parts []syntax.WordPart, m evalMode, dq, start bool) 
 }
 
 // evalPart evaluates one word part.
-func (w *walker) evalPart(p syntax.WordPart, m evalMode, dq, start bool) values {
+func (w *walker) evalPart(p syntax.WordPart, m evalMode, dq, start bool) Values {
 	switch p := p.(type) {
 	case *syntax.Lit:
 		if dq {
@@ -267,7 +273,7 @@ func (w *walker) evalPart(p syntax.WordPart, m evalMode, dq, start bool) values 
 		if p.Sequence {
 			return one("*") // {1..9}, {a..z}: one short name, stood for by a glob
 		}
-		var out values
+		var out Values
 		for _, e := range p.Elems {
 			out = w.union(out, w.evalParts(e.Parts, m, dq, start), maxAlts)
 		}
@@ -277,8 +283,8 @@ func (w *walker) evalPart(p syntax.WordPart, m evalMode, dq, start bool) values 
 	return w.unknown(m)
 }
 
-// unknown is a part whose value the guard cannot see.
-func (w *walker) unknown(m evalMode) values {
+// unknown is a part whose value the walk cannot see.
+func (w *walker) unknown(m evalMode) Values {
 	if m.text {
 		return one(placeholder)
 	}
@@ -286,7 +292,7 @@ func (w *walker) unknown(m evalMode) values {
 }
 
 // tilde evaluates an unquoted literal starting with '~'.
-func (w *walker) tilde(lit string) values {
+func (w *walker) tilde(lit string) Values {
 	prefix, rest, slash := strings.Cut(lit, "/")
 	if slash {
 		rest = "/" + rest
@@ -300,20 +306,20 @@ func (w *walker) tilde(lit string) values {
 	case strings.ContainsAny(user, "\\$`\"'*?["):
 		return one(unescape(lit)) // not a tilde-prefix: taken literally
 	}
-	return values{alts: []value{{s: unescape(rest), home: true}}} // ~user: another home
+	return Values{Alts: []Value{{S: unescape(rest), Home: true}}} // ~user: another home
 }
 
 // home returns the values of the current user's home directory: $HOME as
 // assigned in the command, or the home directory.
-func (w *walker) home() values {
+func (w *walker) home() Values {
 	if v, ok := w.vars["HOME"]; ok {
-		return w.union(v, values{alts: []value{{home: true}}}, maxVarAlts)
+		return w.union(v, Values{Alts: []Value{{Home: true}}}, maxVarAlts)
 	}
-	return values{alts: []value{{home: true}}}
+	return Values{Alts: []Value{{Home: true}}}
 }
 
 // param evaluates a parameter expansion.
-func (w *walker) param(p *syntax.ParamExp, m evalMode) values {
+func (w *walker) param(p *syntax.ParamExp, m evalMode) Values {
 	if p.Param == nil || p.Excl || p.Length || p.Width || p.IsSet || p.Flags != nil ||
 		p.NestedParam != nil || p.Slice != nil || p.Repl != nil || p.Names != 0 || len(p.Modifiers) > 0 {
 		return w.unknown(m)
@@ -345,14 +351,14 @@ func (w *walker) param(p *syntax.ParamExp, m evalMode) values {
 	return w.unknown(m) // ${X#pat}, ${X^^} and the like
 }
 
-// assign records that variable name may hold v. Values accumulate: the guard
+// assign records that variable name may hold v. Values accumulate: the walk
 // does not follow which branch runs, so every assignment counts.
-func (w *walker) assign(name string, v values) {
+func (w *walker) assign(name string, v Values) {
 	old, ok := w.vars[name]
 	if !ok {
 		// Assigned only on some paths, it may keep its value from the
 		// environment.
-		w.vars[name] = w.union(values{unknown: w.cond > 0}, v, maxVarAlts)
+		w.vars[name] = w.union(Values{Unknown: w.cond > 0}, v, maxVarAlts)
 		return
 	}
 	w.vars[name] = w.union(old, v, maxVarAlts)
@@ -364,7 +370,7 @@ func (w *walker) assignNode(a *syntax.Assign) {
 		return
 	}
 	if a.Array != nil {
-		var v values
+		var v Values
 		for _, e := range a.Array.Elems {
 			v = w.union(v, w.fields(e.Value, evalMode{}), maxVarAlts)
 		}
@@ -377,21 +383,21 @@ func (w *walker) assignNode(a *syntax.Assign) {
 // fields returns the values of a word as the shell would pass them as
 // arguments: unquoted expansions split at whitespace, and each field counts
 // as a value too (rm -rf $T with T="/ /tmp" deletes "/").
-func (w *walker) fields(word *syntax.Word, m evalMode) values {
+func (w *walker) fields(word *syntax.Word, m evalMode) Values {
 	v := w.eval(word, m)
 	if word == nil || !unquotedExpansion(word) {
 		return v
 	}
-	var extra values
-	for _, a := range v.alts {
-		if !strings.ContainsAny(a.s, " \t\n") {
+	var extra Values
+	for _, a := range v.Alts {
+		if !strings.ContainsAny(a.S, " \t\n") {
 			continue
 		}
-		for i, f := range strings.Fields(a.s) {
-			extra.alts = append(extra.alts, value{s: f, home: a.home && i == 0})
+		for i, f := range strings.Fields(a.S) {
+			extra.Alts = append(extra.Alts, Value{S: f, Home: a.Home && i == 0})
 		}
 	}
-	if len(extra.alts) == 0 {
+	if len(extra.Alts) == 0 {
 		return v
 	}
 	return w.union(v, extra, maxAlts)
