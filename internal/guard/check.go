@@ -25,6 +25,8 @@ type checker struct {
 	inv *shell.Invocation // the invocation being judged
 	at  site              // where the event being judged happens
 	r   *Refusal          // the first refusal
+	// envKnown is set on the node: the walk knows the whole environment.
+	envKnown bool
 }
 
 // newChecker returns a checker for one command.

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/fabric-run/fabric/internal/shell"
-	"github.com/fabric-run/fabric/internal/wire"
 )
 
 // Rule names, stable: they appear in refusals and may be matched by callers.
@@ -20,6 +19,10 @@ const (
 	RulePower       = "power"        // shutdown, reboot, suspend
 	RuleAllowList   = "allowlist"    // a program not on the node's allow list
 	RuleDenyList    = "denylist"     // a program on the node's deny list
+	RuleEnv         = "env"          // a task variable with which the shell or the loader runs code
+	RuleUnsetVar    = "unset-var"    // a recursive delete starting with a variable nothing sets
+	RuleKillAll     = "kill-all"     // a signal to every process (kill -9 -1, killall5)
+	RuleCrontab     = "crontab"      // crontab -r: the user's scheduled jobs deleted
 )
 
 // ErrRefused is what every refusal unwraps to: errors.Is(err, ErrRefused)
@@ -57,6 +60,7 @@ func (r *Refusal) Unwrap() error { return ErrRefused }
 type Guard struct {
 	allow      map[string]bool // nil unless allow-list mode
 	deny       map[string]bool
+	allowEnv   map[string]bool // task variables allowed despite running code
 	allowPower bool
 	homeOpen   bool // home directories are not protected
 }
@@ -82,12 +86,4 @@ func (g *Guard) CheckArgv(argv []string) error {
 	}
 	k := g.newChecker()
 	return k.result(shell.WalkArgv(argv, k.options(), k))
-}
-
-// CheckTask checks a task: its command, or its argv when it has no command.
-func (g *Guard) CheckTask(t *wire.Task) error {
-	if t.Command != "" {
-		return g.Check(t.Command)
-	}
-	return g.CheckArgv(t.Argv)
 }

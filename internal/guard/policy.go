@@ -35,6 +35,13 @@ type Policy struct {
 	// AllowPower lets commands shut down, reboot or suspend the machine.
 	AllowPower bool `yaml:"allow_power"`
 
+	// AllowEnv names the variables a task's environment may set although
+	// the shell or the dynamic loader runs code with them (BASH_ENV, ENV,
+	// PROMPT_COMMAND, SHELLOPTS, BASHOPTS, PS4, LD_PRELOAD,
+	// LD_LIBRARY_PATH, LD_AUDIT, DYLD_INSERT_LIBRARIES, DYLD_LIBRARY_PATH,
+	// BASH_FUNC_*): refused by default.
+	AllowEnv []string `yaml:"allow_env"`
+
 	// ProtectHome, nil meaning true, makes home directories (~, $HOME,
 	// /home/<user>, /Users/<user>) protected like "/" is.
 	ProtectHome *bool `yaml:"protect_home"`
@@ -54,6 +61,15 @@ func New(p Policy) (*Guard, error) {
 	}
 	if g.deny, err = nameSet("deny", p.DenyList); err != nil {
 		return nil, err
+	}
+	for _, name := range p.AllowEnv {
+		if name == "" || strings.ContainsAny(name, "= \t\n\x00") {
+			return nil, fmt.Errorf("guard policy: allow_env entry %q is not a variable name: %w", name, ErrInvalidPolicy)
+		}
+		if g.allowEnv == nil {
+			g.allowEnv = map[string]bool{}
+		}
+		g.allowEnv[name] = true
 	}
 	for name := range g.deny {
 		if g.allow[name] {

@@ -16,6 +16,14 @@ func ruleFor(name string) ruleFunc {
 	switch name {
 	case "find":
 		return (*checker).ruleFind
+	case "mv":
+		return (*checker).ruleMv
+	case "rsync":
+		return (*checker).ruleRsync
+	case "kill", "killall5":
+		return (*checker).ruleKill
+	case "crontab":
+		return (*checker).ruleCrontab
 	case "rm":
 		return (*checker).ruleRm
 	case "chmod", "chown", "chgrp":
@@ -139,6 +147,9 @@ func (w *checker) ruleRm(c *shell.Invocation, _ string, args []*shell.Arg) {
 	}
 	p, ok := w.protectedTarget(c, o.targets)
 	if !ok {
+		if o.recursive {
+			w.refuseUnset(c, "recursive delete", o.targets)
+		}
 		return
 	}
 	what := "recursive forced delete"
@@ -149,6 +160,20 @@ func (w *checker) ruleRm(c *shell.Invocation, _ string, args []*shell.Arg) {
 		what = "recursive delete"
 	}
 	w.refuse(c, RuleRmRoot, fmt.Sprintf("%s of %q", what, p.Display()))
+}
+
+// refuseUnset refuses what (a recursive delete) of a target starting with a
+// variable that neither the environment nor the command sets (SC2115).
+func (w *checker) refuseUnset(c *shell.Invocation, what string, targets []*shell.Arg) {
+	for _, t := range targets {
+		if name := w.val(t).Unset; name != "" {
+			w.refuse(c, RuleUnsetVar, fmt.Sprintf(
+				"%s of a path starting with $%s, which nothing sets in this task's environment or command: "+
+					"empty, it starts the path at /. Set it, or write ${%s:?} so that the shell stops when it is empty",
+				what, name, name))
+			return
+		}
+	}
 }
 
 // ruleChmod refuses recursive chmod, chown and chgrp of protected directories.
@@ -188,7 +213,7 @@ func (w *checker) ruleChmod(c *shell.Invocation, name string, args []*shell.Arg)
 var powerVerbs = map[string]bool{
 	"poweroff": true, "reboot": true, "halt": true, "kexec": true, "soft-reboot": true,
 	"suspend": true, "hibernate": true, "hybrid-sleep": true, "suspend-then-hibernate": true,
-	"sleep": true, "rescue": true, "emergency": true,
+	"sleep": true, "rescue": true, "emergency": true, "exit": true,
 }
 
 // powerTargets are the systemd units whose start does the same.
@@ -198,7 +223,7 @@ var powerTargets = map[string]bool{
 	"hybrid-sleep.target": true, "suspend-then-hibernate.target": true, "sleep.target": true,
 	"rescue.target": true, "emergency.target": true, "shutdown.target": true,
 	"ctrl-alt-del.target": true, "runlevel0.target": true, "runlevel1.target": true,
-	"runlevel6.target": true,
+	"runlevel6.target": true, "exit.target": true,
 }
 
 // rulePower refuses commands that stop, restart or suspend the machine,
@@ -248,7 +273,12 @@ func (w *checker) rulePower(c *shell.Invocation, name string, args []*shell.Arg)
 		switch verb {
 		case "start", "isolate", "restart", "try-restart", "reload-or-restart", "try-reload-or-restart":
 			for _, a := range args[i+1:] {
-				if s, _ := w.lit(a); powerTargets[s] {
+				s, _ := w.lit(a)
+				unit := s
+				if verb == "isolate" && !strings.Contains(unit, ".") {
+					unit += ".target" // systemctl isolate names a target
+				}
+				if powerTargets[unit] {
 					refuse(name + " " + verb + " " + s)
 					return
 				}

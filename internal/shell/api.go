@@ -30,6 +30,18 @@ type Options struct {
 	// Funcs marks the invocations of functions the code itself defines
 	// (Invocation.Func).
 	Funcs bool
+	// Cwd is the working directory the command starts in, when known: an
+	// absolute path, or one under the home directory (Home set). Nil means
+	// unknown: relative paths resolve to nothing until the command cd's.
+	Cwd *Value
+	// Env looks up the variables of the environment the command runs with
+	// (nil: none known). A variable it defines has that value unless the
+	// command assigns it; HOME is always the home directory (Value.Home).
+	Env func(name string) (string, bool)
+	// EnvKnown says Env is the whole environment: a variable it does not
+	// define, that bash does not set itself and that the command does not
+	// assign is unset, and a word starting with it says so (Values.Unset).
+	EnvKnown bool
 	// Rules reports whether the visitor has something to say about the
 	// program name. A container's command line (docker run IMAGE ...) is
 	// searched for such names, and for wrappers, shells, eval and find: each

@@ -109,6 +109,9 @@ func (w *walker) invoke(c *call, args []*arg) {
 	if pv.Unknown || len(pv.Alts) == 0 {
 		w.visit(w.st.v.Invoke(w.invocation(c, "", args)))
 	}
+	if word := args[0].word; word != nil && expandsToWords(word) {
+		w.splitProgram(c, word, args[1:])
+	}
 	for _, v := range pv.Alts {
 		if w.stopped() {
 			return
@@ -121,6 +124,26 @@ func (w *walker) invoke(c *call, args []*arg) {
 			continue // an empty command runs nothing, nor does a directory
 		}
 		w.program(c, name, args)
+	}
+}
+
+// splitProgram walks a command line held in a variable ($RM /usr with
+// RM="rm -rf", "${cmd[@]}"): each value of the program word that splits into
+// several words is a program and its first arguments, before the rest.
+func (w *walker) splitProgram(c *call, word *syntax.Word, rest []*arg) {
+	for _, alt := range w.eval(word, evalMode{}).Alts {
+		fs := strings.Fields(alt.S)
+		if len(fs) < 2 || alt.Home {
+			continue
+		}
+		args := make([]*arg, 0, len(fs)+len(rest))
+		for _, f := range fs {
+			args = append(args, fixedArg(one(f)))
+		}
+		w.invoke(c, append(args, rest...))
+		if w.stopped() {
+			return
+		}
 	}
 }
 

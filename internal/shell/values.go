@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -26,6 +27,10 @@ type Values struct {
 	Alts     []Value // values the word may take
 	Unknown  bool    // it may also take values the walk cannot see
 	Overflow bool    // there were too many to list: Alts is incomplete
+	// Unset names a variable the word starts with that is set neither by
+	// the environment (Options.EnvKnown) nor by the command: the word may
+	// start with its empty expansion ("$OUT"/* is /*).
+	Unset string
 }
 
 // Literal returns the word's value when it has exactly one, fully known and
@@ -68,7 +73,7 @@ const (
 
 // union returns the values of a or b.
 func (w *walker) union(a, b Values, limit int) Values {
-	out := Values{Unknown: a.Unknown || b.Unknown, Overflow: a.Overflow || b.Overflow}
+	out := Values{Unknown: a.Unknown || b.Unknown, Overflow: a.Overflow || b.Overflow, Unset: cmp.Or(a.Unset, b.Unset)}
 	out.Alts = make([]Value, 0, len(a.Alts)+len(b.Alts))
 	for _, list := range [2][]Value{a.Alts, b.Alts} {
 		for _, v := range list {
@@ -105,6 +110,8 @@ type builder struct {
 	home     []bool // bufs[i] starts with a home directory
 	unknown  bool
 	overflow bool
+	unset    string // the Unset of the first part
+	parts    int    // parts added
 }
 
 // builder returns a builder holding the single empty value.
@@ -115,6 +122,10 @@ func (w *walker) builder(m evalMode) *builder {
 // add appends the values of the next part. A home directory counts only at
 // the start of a word.
 func (b *builder) add(v Values) {
+	if b.parts == 0 {
+		b.unset = v.Unset
+	}
+	b.parts++
 	if v.Overflow && b.m.text {
 		v = one(placeholder) // code to parse again: stand for it by an unknown
 	}
@@ -198,7 +209,7 @@ func (b *builder) compact() {
 
 // values returns what was built.
 func (b *builder) values() Values {
-	out := Values{Unknown: b.unknown, Overflow: b.overflow}
+	out := Values{Unknown: b.unknown, Overflow: b.overflow, Unset: b.unset}
 	if len(b.bufs) > 0 {
 		out.Alts = make([]Value, len(b.bufs))
 		for i, buf := range b.bufs {
@@ -325,17 +336,11 @@ func (w *walker) param(p *syntax.ParamExp, m evalMode) Values {
 		return w.unknown(m)
 	}
 	name := p.Param.Value
-	base, ok := w.vars[name]
-	switch {
-	case ok:
-	case name == "HOME":
-		base = w.home()
-	default:
-		base = w.unknown(m)
-	}
+	base := w.variable(name, m)
 	if p.Exp == nil {
 		return base
 	}
+	base.Unset = "" // each operator says what an unset variable gives
 	switch p.Exp.Op {
 	case syntax.DefaultUnset, syntax.DefaultUnsetOrNull:
 		return w.union(base, w.eval(p.Exp.Word, m), maxAlts)
@@ -351,6 +356,51 @@ func (w *walker) param(p *syntax.ParamExp, m evalMode) Values {
 	return w.unknown(m) // ${X#pat}, ${X^^} and the like
 }
 
+// variable returns the values of the variable name: as the command assigns
+// it, else as the environment defines it (not for code run elsewhere).
+func (w *walker) variable(name string, m evalMode) Values {
+	if v, ok := w.vars[name]; ok {
+		return v
+	}
+	if name == "HOME" {
+		return w.home()
+	}
+	if w.remote {
+		return w.unknown(m)
+	}
+	o := &w.st.opts
+	if o.Env != nil {
+		if v, ok := o.Env(name); ok {
+			return one(v)
+		}
+	}
+	if !o.EnvKnown || !isName(name) || shellSet[name] {
+		return w.unknown(m)
+	}
+	if m.text {
+		// Code to parse again: the nested walk sees the same unset
+		// variable.
+		return one("${" + name + "}")
+	}
+	return Values{Unknown: true, Unset: name}
+}
+
+// isName reports whether s is a variable name (not a positional or special
+// parameter).
+func isName(s string) bool {
+	return s != "" && !(s[0] >= '0' && s[0] <= '9') && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) < 0
+}
+
+// shellSet are the variables bash sets itself, whatever the environment.
+var shellSet = set("BASH", "BASHOPTS", "BASHPID", "BASH_ALIASES", "BASH_ARGC", "BASH_ARGV", "BASH_ARGV0",
+	"BASH_CMDS", "BASH_COMMAND", "BASH_LINENO", "BASH_SOURCE", "BASH_SUBSHELL", "BASH_VERSINFO",
+	"BASH_VERSION", "COLUMNS", "DIRSTACK", "EPOCHREALTIME", "EPOCHSECONDS", "EUID", "FUNCNAME", "GROUPS",
+	"HISTCMD", "HISTFILE", "HISTFILESIZE", "HISTSIZE", "HOSTNAME", "HOSTTYPE", "IFS", "LINENO", "LINES",
+	"MACHTYPE", "MAILCHECK", "OLDPWD", "OPTERR", "OPTIND", "OSTYPE", "PATH", "PIPESTATUS", "PPID", "PS1",
+	"PS2", "PS4", "PWD", "RANDOM", "REPLY", "SECONDS", "SHELL", "SHELLOPTS", "SHLVL", "SRANDOM", "TERM", "UID")
+
 // assign records that variable name may hold v. Values accumulate: the walk
 // does not follow which branch runs, so every assignment counts.
 func (w *walker) assign(name string, v Values) {
@@ -358,10 +408,24 @@ func (w *walker) assign(name string, v Values) {
 	if !ok {
 		// Assigned only on some paths, it may keep its value from the
 		// environment.
-		w.vars[name] = w.union(Values{Unknown: w.cond > 0}, v, maxVarAlts)
+		if w.cond > 0 {
+			old = w.variable(name, evalMode{})
+		}
+		w.vars[name] = w.union(old, v, maxVarAlts)
 		return
 	}
 	w.vars[name] = w.union(old, v, maxVarAlts)
+}
+
+// assignLoop records the values of a for loop's variable: set whenever the
+// body runs, so never unset there.
+func (w *walker) assignLoop(name string, v Values) {
+	if _, ok := w.vars[name]; !ok {
+		old := w.variable(name, evalMode{})
+		old.Unset = ""
+		w.vars[name] = old
+	}
+	w.assign(name, v)
 }
 
 // assignNode records an assignment node (x=1, arr=(a b), local x=1).
@@ -370,9 +434,18 @@ func (w *walker) assignNode(a *syntax.Assign) {
 		return
 	}
 	if a.Array != nil {
+		// Each element is a value, and so are all of them joined: the
+		// whole array used as a command line ("${cmd[@]}" /).
 		var v Values
+		joined, known := make([]string, 0, len(a.Array.Elems)), true
 		for _, e := range a.Array.Elems {
-			v = w.union(v, w.fields(e.Value, evalMode{}), maxVarAlts)
+			f := w.fields(e.Value, evalMode{})
+			v = w.union(v, f, maxVarAlts)
+			s, ok := f.Literal()
+			joined, known = append(joined, s), known && ok
+		}
+		if known && len(joined) > 1 {
+			v = w.union(v, one(strings.Join(joined, " ")), maxVarAlts)
 		}
 		w.assign(a.Name.Value, v)
 		return
@@ -401,6 +474,24 @@ func (w *walker) fields(word *syntax.Word, m evalMode) Values {
 		return v
 	}
 	return w.union(v, extra, maxAlts)
+}
+
+// expandsToWords reports whether word may expand to several words: an
+// unquoted expansion, or a whole array ("${a[@]}").
+func expandsToWords(word *syntax.Word) bool {
+	if unquotedExpansion(word) {
+		return true
+	}
+	found := false
+	syntax.Walk(word, func(n syntax.Node) bool {
+		if p, ok := n.(*syntax.ParamExp); ok && p.Index != nil {
+			if i, ok := p.Index.(*syntax.Word); ok && (i.Lit() == "@" || i.Lit() == "*") {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }
 
 // unquotedExpansion reports whether word has a parameter expansion or a

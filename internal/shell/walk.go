@@ -32,11 +32,15 @@ type walker struct {
 
 // newWalker returns the walker for a top-level walk of src.
 func newWalker(src string, opts Options, v Visitor) *walker {
+	cwd := unknownValue
+	if opts.Cwd != nil {
+		cwd = Values{Alts: []Value{*opts.Cwd}}
+	}
 	return &walker{
 		st:   &state{work: WorkBudget, v: v, opts: opts},
 		src:  src,
 		vars: map[string]Values{},
-		cwd:  unknownValue,
+		cwd:  cwd,
 	}
 }
 
@@ -290,7 +294,7 @@ func (w *walker) forClause(c *syntax.ForClause) {
 			} else {
 				v = unknownValue // for x; do: the positional parameters
 			}
-			w.assign(l.Name.Value, v)
+			w.assignLoop(l.Name.Value, v)
 		default:
 			w.words(l)
 		}

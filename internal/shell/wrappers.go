@@ -61,12 +61,7 @@ var shells = map[string]syntax.LangVariant{
 // isAssignment reports whether s is NAME=value.
 func isAssignment(s string) bool {
 	name, _, ok := strings.Cut(s, "=")
-	if !ok || name == "" || name[0] >= '0' && name[0] <= '9' {
-		return false
-	}
-	return strings.IndexFunc(name, func(r rune) bool {
-		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) < 0
+	return ok && isName(name)
 }
 
 // unwrap walks the program a wrapper runs.
@@ -220,11 +215,22 @@ options:
 		if i < len(args) {
 			w.runCode(c, w.code(args[i]), lang, false)
 		}
-	case i < len(args) && !sFlag:
-		// bash script.sh
+	case i < len(args) && !sFlag && !w.readsStdin(args[i]):
+		// bash script.sh: a file the walk does not read
 	case c.stdin != nil:
 		w.runCode(c, *c.stdin, lang, false)
 	}
+}
+
+// stdinFiles are the paths through which a program reads its own standard
+// input.
+var stdinFiles = set("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+
+// readsStdin reports whether a shell's script operand is its standard input
+// (bash /dev/stdin <<< 'code').
+func (w *walker) readsStdin(script *arg) bool {
+	s, ok := w.lit(script)
+	return ok && stdinFiles[path.Clean(s)]
 }
 
 // trap walks the code trap installs: trap 'code' SIGNAL...
