@@ -482,16 +482,29 @@ func expandsToWords(word *syntax.Word) bool {
 	if unquotedExpansion(word) {
 		return true
 	}
-	found := false
-	syntax.Walk(word, func(n syntax.Node) bool {
-		if p, ok := n.(*syntax.ParamExp); ok && p.Index != nil {
-			if i, ok := p.Index.(*syntax.Word); ok && (i.Lit() == "@" || i.Lit() == "*") {
-				found = true
+	for _, p := range word.Parts {
+		if q, ok := p.(*syntax.DblQuoted); ok {
+			for _, p := range q.Parts {
+				if wholeArray(p) {
+					return true
+				}
 			}
 		}
-		return !found
-	})
-	return found
+		if wholeArray(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// wholeArray reports whether p is ${a[@]} or ${a[*]}.
+func wholeArray(p syntax.WordPart) bool {
+	pe, ok := p.(*syntax.ParamExp)
+	if !ok || pe.Index == nil {
+		return false
+	}
+	i, ok := pe.Index.(*syntax.Word)
+	return ok && (i.Lit() == "@" || i.Lit() == "*")
 }
 
 // unquotedExpansion reports whether word has a parameter expansion or a
