@@ -238,6 +238,9 @@ func policy(file, env guard.Policy) guard.Policy {
 	if env.AllowPower {
 		p.AllowPower = true
 	}
+	if env.AllowEnv != nil {
+		p.AllowEnv = env.AllowEnv
+	}
 	return p
 }
 

@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"github.com/fabric-run/fabric/internal/caps"
 	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/shell"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -12,7 +12,7 @@ import (
 func commandNeeds(t *wire.Task) []string {
 	if t.Command == "" {
 		if len(t.Argv) > 0 {
-			if c, ok := caps.ForProgram(t.Argv[0]); ok {
+			if c, ok := shell.Capability(t.Argv[0]); ok {
 				return []string{c}
 			}
 		}

@@ -14,9 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/caps"
 	"github.com/fabric-run/fabric/internal/inventory"
 	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/shell"
 	"github.com/fabric-run/fabric/internal/sshexec"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -163,7 +163,7 @@ func (c *Cluster) needCaps(name string) bool {
 func (c *Cluster) detectCaps(ctx context.Context, h sshexec.Host) []string {
 	var script strings.Builder
 	script.WriteString("for p in")
-	for _, prog := range caps.Programs() {
+	for _, prog := range shell.CapabilityPrograms() {
 		script.WriteString(" '" + prog + "'")
 	}
 	script.WriteString("; do command -v \"$p\" >/dev/null 2>&1 && echo \"$p\"; done; true")
@@ -175,7 +175,7 @@ func (c *Cluster) detectCaps(ctx context.Context, h sshexec.Host) []string {
 	for _, prog := range strings.Fields(res.Stdout) {
 		found[prog] = true
 	}
-	detected := caps.Detect(func(p string) (string, error) {
+	detected := shell.DetectCapabilities(func(p string) (string, error) {
 		if found[p] {
 			return p, nil
 		}
@@ -226,10 +226,10 @@ func (c *Cluster) Infos(ctx context.Context) []Info {
 			if p.err != nil {
 				info.Reason = p.err.Error()
 			}
-			info.Caps, _ = caps.Merge(n.Capabilities, p.caps)
+			info.Caps, _ = shell.MergeCapabilities(n.Capabilities, p.caps)
 		} else {
 			info.Reason = "not probed yet"
-			info.Caps, _ = caps.Merge(n.Capabilities)
+			info.Caps, _ = shell.MergeCapabilities(n.Capabilities)
 		}
 		out = append(out, info)
 	}

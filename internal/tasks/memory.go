@@ -20,7 +20,7 @@ type memStore struct {
 	mu        sync.Mutex
 	records   map[string]memValue
 	results   map[string]memValue
-	keys      map[string]memValue // idempotency keys: the task id each names
+	keys      map[string]memValue      // idempotency keys: the task id each names
 	waiters   map[string]chan struct{} // closed when the id gets a result
 	lastSweep time.Time
 

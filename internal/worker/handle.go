@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -244,20 +243,12 @@ func (w *Worker) outputLimit(task *wire.Task) int {
 	return limit
 }
 
-// dir resolves a task's working directory: "~" is the home directory and a
-// relative path is taken from the node's default directory.
+// dir resolves a task's working directory as the task contract says
+// (wire.WorkDir): "~" is the home directory and a relative path is taken
+// from the node's default directory.
 func (w *Worker) dir(cwd string) string {
-	switch {
-	case cwd == "":
-		return w.cfg.Dir
-	case cwd == "~" || strings.HasPrefix(cwd, "~/"):
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, cwd[1:])
-		}
-	case !filepath.IsAbs(cwd):
-		return filepath.Join(w.cfg.Dir, cwd)
-	}
-	return cwd
+	home, _ := os.UserHomeDir()
+	return wire.WorkDir(cwd, w.cfg.Dir, home)
 }
 
 // mismatch says why this node does not meet r, or "" if it does.

@@ -21,9 +21,9 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nuid"
 
-	"github.com/fabric-run/fabric/internal/caps"
 	"github.com/fabric-run/fabric/internal/locks"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/shell"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
@@ -194,9 +194,9 @@ func New(nc *nats.Conn, cfg Config) (*Worker, error) {
 	}
 	var detected []string
 	if !cfg.NoDetect {
-		detected = caps.Detect(nil)
+		detected = shell.DetectCapabilities(nil)
 	}
-	all, err := caps.Merge(detected, cfg.Capabilities)
+	all, err := shell.MergeCapabilities(detected, cfg.Capabilities)
 	if err != nil {
 		return nil, fmt.Errorf("worker: capabilities: %w", err)
 	}
@@ -208,7 +208,7 @@ func New(nc *nats.Conn, cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	if len(gpus) > 0 && !slices.Contains(all, gpuCapability) {
-		if all, err = caps.Merge(all, []string{gpuCapability}); err != nil {
+		if all, err = shell.MergeCapabilities(all, []string{gpuCapability}); err != nil {
 			return nil, fmt.Errorf("worker: capabilities: %w", err)
 		}
 	}
