@@ -13,6 +13,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/bench"
 	"github.com/fabric-run/fabric/internal/cli"
+	"github.com/fabric-run/fabric/internal/fabrictest"
 )
 
 // childEnv makes this test binary act as the fabric binary: fabric bench
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	fabrictest.Main(m)
 }
 
 // TestShortRunReportsEveryScenario runs `fabric bench --short --json` and
