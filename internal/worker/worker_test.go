@@ -367,34 +367,32 @@ func nextChunkPid(t *testing.T, sub *nats.Subscription) int {
 
 func nextAck(t *testing.T, sub *nats.Subscription) wire.Ack {
 	t.Helper()
-	for {
-		m, err := sub.NextMsg(10 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if wire.KindOf(m) == wire.KindAck {
-			var a wire.Ack
-			if err := wire.Decode(m, &a); err != nil {
-				t.Fatal(err)
-			}
-			return a
-		}
-	}
+	return nextOf[wire.Ack](t, sub, wire.KindAck, 10*time.Second)
 }
 
 func nextResult(t *testing.T, sub *nats.Subscription) wire.Result {
 	t.Helper()
+	return nextOf[wire.Result](t, sub, wire.KindResult, 30*time.Second)
+}
+
+// nextOf reads from sub, each message within limit, until a message of
+// kind comes, and returns it decoded.
+func nextOf[T any, P interface {
+	*T
+	wire.Message
+}](t *testing.T, sub *nats.Subscription, kind wire.Kind, limit time.Duration) T {
+	t.Helper()
 	for {
-		m, err := sub.NextMsg(30 * time.Second)
+		m, err := sub.NextMsg(limit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if wire.KindOf(m) == wire.KindResult {
-			var r wire.Result
-			if err := wire.Decode(m, &r); err != nil {
+		if wire.KindOf(m) == kind {
+			var v T
+			if err := wire.Decode(m, P(&v)); err != nil {
 				t.Fatal(err)
 			}
-			return r
+			return v
 		}
 	}
 }
