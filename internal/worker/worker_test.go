@@ -156,6 +156,38 @@ func TestBusyBeyondSlots(t *testing.T) {
 	}
 }
 
+// TestFinishedTaskIsNotRunning: once its result is out, a task is no
+// longer running on the node: not in its heartbeat, and a cancel for it is
+// refused. A front end acting on the result at once (cancelling, counting
+// the node's load) must never see the task still running.
+func TestFinishedTaskIsNotRunning(t *testing.T) {
+	h := fabrictest.StartHub(t, hub.Config{})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
+	inbox := nc.NewRespInbox()
+	sub, _ := nc.SubscribeSync(inbox)
+	for i := range 20 { // the window the result once came in was narrow
+		id := fmt.Sprintf("t%d", i)
+		msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: id, Command: "true", ResultTo: "results." + id})
+		msg.Reply = inbox
+		nc.PublishMsg(msg)
+		if res := nextResult(t, sub); res.ID != id || res.ExitCode != 0 {
+			t.Fatalf("result %+v", res)
+		}
+		if hb := w.Heartbeat(); hb.Running != 0 {
+			t.Fatalf("task %s: result out, heartbeat still counts %d running", id, hb.Running)
+		}
+		reply, err := nc.Request("fabric.cancel.n1", []byte(id), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ack wire.Ack
+		if err := json.Unmarshal(reply.Data, &ack); err != nil || ack.Status != wire.AckRejected || !strings.Contains(ack.Reason, "no task "+id) {
+			t.Fatalf("cancel of finished task %s: ack %s", id, reply.Data)
+		}
+	}
+}
+
 func TestCancelUnknownTask(t *testing.T) {
 	h := fabrictest.StartHub(t, hub.Config{})
 	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
