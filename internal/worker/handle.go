@@ -139,6 +139,10 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 	}, out)
 	res.ID, res.Node = task.ID, w.cfg.Name
 	w.log.Debug("task done", "id", task.ID, "exit", res.ExitCode, "error", res.Error, "duration", res.Duration.D())
+	// Off the running table before the result goes out: whoever acts on
+	// the result at once (a cancel, a look at the node's load) must find
+	// the task over.
+	w.release(j)
 	if reply != "" {
 		w.send(reply, format, res)
 	}
@@ -147,10 +151,19 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 	}
 }
 
-func (w *Worker) finish(j *job) {
+// release takes j off the running table, unless a task of the same id has
+// taken its place there since.
+func (w *Worker) release(j *job) {
 	w.mu.Lock()
-	delete(w.running, j.task.ID)
+	if w.running[j.task.ID] == j {
+		delete(w.running, j.task.ID)
+	}
 	w.mu.Unlock()
+}
+
+// finish ends j's bookkeeping once its run is over and its result sent
+// (run has released it from the running table already).
+func (w *Worker) finish(j *job) {
 	j.cancel(nil)
 	w.jobs.Done()
 	select {
