@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -40,7 +42,7 @@ func TestClaimKey(t *testing.T) {
 // TestClaimKeyConcurrently: of many claims at once, from connections of
 // their own, exactly one wins and all agree on it.
 func TestClaimKeyConcurrently(t *testing.T) {
-	h := startJetStreamHub(t, "")
+	h := fabrictest.StartHub(t, hub.Config{JetStream: true})
 	const n = 12
 	var wg sync.WaitGroup
 	got := make([]string, n)
@@ -48,7 +50,7 @@ func TestClaimKeyConcurrently(t *testing.T) {
 	stores := make([]Store, n)
 	for i := range n {
 		ids[i] = wire.NewTaskID()
-		stores[i] = open(t, connect(t, h), Config{})
+		stores[i] = open(t, fabrictest.Connect(t, h.ClientURL()), Config{})
 	}
 	start := make(chan struct{})
 	for i := range n {

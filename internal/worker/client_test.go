@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/feed"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/locks"
@@ -16,12 +17,7 @@ import (
 // startJSHub starts a hub with JetStream, for locks.
 func startJSHub(t testing.TB) *hub.Hub {
 	t.Helper()
-	h, err := hub.Start(hub.Config{JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
+	return fabrictest.StartHub(t, hub.Config{JetStream: true})
 }
 
 // openLocks opens the lock store over a connection of its own, with the
@@ -29,7 +25,7 @@ func startJSHub(t testing.TB) *hub.Hub {
 func openLocks(t testing.TB, h *hub.Hub) *locks.Store {
 	t.Helper()
 	lease, renew := locks.LeaseFor(time.Second)
-	s, err := locks.Open(context.Background(), connect(t, h), locks.Config{Lease: lease, Renew: renew})
+	s, err := locks.Open(context.Background(), fabrictest.Connect(t, h.ClientURL()), locks.Config{Lease: lease, Renew: renew})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +45,7 @@ type client struct {
 
 func newClient(t *testing.T, h *hub.Hub) *client {
 	t.Helper()
-	c := &client{t: t, nc: connect(t, h), msgs: make(chan *nats.Msg, 1024)}
+	c := &client{t: t, nc: fabrictest.Connect(t, h.ClientURL()), msgs: make(chan *nats.Msg, 1024)}
 	sub, err := c.nc.ChanSubscribe(c.nc.NewRespInbox(), c.msgs)
 	if err != nil {
 		t.Fatal(err)

@@ -1,27 +1,36 @@
-package worker
+package worker_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
-func TestParseGPUList(t *testing.T) {
-	out := `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-aaaa)
+// TestDetectGPUs: the devices are the "GPU N:" lines of nvidia-smi -L
+// (MIG devices under them are not counted); no nvidia-smi, no GPUs.
+func TestDetectGPUs(t *testing.T) {
+	fakeNvidiaSMI(t, `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-aaaa)
   MIG 1g.5gb      Device  0: (UUID: MIG-bbbb)
 GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-cccc)
 No devices were found
 GPU x: broken
-`
-	if got := parseGPUList([]byte(out)); !slices.Equal(got, []string{"0", "1"}) {
-		t.Fatalf("parseGPUList = %v, want [0 1]", got)
+`)
+	got, err := worker.DetectGPUs(context.Background())
+	if err != nil || !slices.Equal(got, []string{"0", "1"}) {
+		t.Fatalf("DetectGPUs = %v, %v; want [0 1]", got, err)
 	}
-	if got := parseGPUList(nil); got != nil {
-		t.Fatalf("parseGPUList(nothing) = %v", got)
+	t.Setenv("PATH", t.TempDir())
+	if got, err := worker.DetectGPUs(context.Background()); got != nil || err != nil {
+		t.Fatalf("without nvidia-smi: %v, %v", got, err)
 	}
 }
 
@@ -43,9 +52,9 @@ func fakeNvidiaSMI(t *testing.T, lines string) {
 // once one ends. A task needing no GPU sees none.
 func TestGPUsFromNvidiaSMIOneTaskPerDevice(t *testing.T) {
 	fakeNvidiaSMI(t, "GPU 0: Fake GPU (UUID: GPU-0)\nGPU 1: Fake GPU (UUID: GPU-1)\n")
-	h := startHub(t)
-	nc := connect(t, h)
-	w, err := New(nc, Config{Name: "n1", OS: "linux", Arch: "amd64", Slots: 8, Load: FixedLoad{CPUs: 4}, HeartbeatInterval: -1})
+	h := fabrictest.StartHub(t, hub.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
+	w, err := worker.New(nc, worker.Config{Name: "n1", OS: "linux", Arch: "amd64", Slots: 8, Load: worker.FixedLoad{CPUs: 4}, HeartbeatInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +111,7 @@ func TestGPUsFromNvidiaSMIOneTaskPerDevice(t *testing.T) {
 	if !slices.Equal(devices, []string{"0", "1"}) {
 		t.Fatalf("devices handed out: %v, want 0 and 1, one each", devices)
 	}
-	waitFor(t, func() bool { return w.Heartbeat().GPUsFree == 2 })
+	fabrictest.Eventually(t, 10*time.Second, "condition", func() bool { return w.Heartbeat().GPUsFree == 2 })
 	third.send(gpuTask("g3"))
 	if r := third.result(); r.Error != wire.ErrNone || strings.TrimSpace(r.Stdout) == "" {
 		t.Fatalf("third GPU task once devices were free: %+v", r)
@@ -112,8 +121,8 @@ func TestGPUsFromNvidiaSMIOneTaskPerDevice(t *testing.T) {
 // TestGPUCountsAsked: --gpus K hands K devices; more than the node has is
 // the wrong node; more than are free is busy.
 func TestGPUCountsAsked(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{GPUs: 3})
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{GPUs: 3})
 	c := newClient(t, h)
 	c.send(&wire.Task{Command: `echo "$CUDA_VISIBLE_DEVICES"`, TaskV2: wire.TaskV2{GPUs: 2}})
 	if r := c.result(); r.Stdout != "0,1\n" {
@@ -130,9 +139,9 @@ func TestGPUCountsAsked(t *testing.T) {
 // docker (asked for, or found in its command by Needs) is answered busy
 // while the first runs; tasks that do not need docker still run.
 func TestCapabilityLimit(t *testing.T) {
-	h := startHub(t)
+	h := fabrictest.StartHub(t, hub.Config{})
 	gate := filepath.Join(t.TempDir(), "go")
-	w := startWorker(t, h, Config{Slots: 4, Capabilities: []string{"docker"}, Limits: map[string]int{"docker": 1},
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Slots: 4, Capabilities: []string{"docker"}, Limits: map[string]int{"docker": 1},
 		Needs: func(task *wire.Task) []string {
 			if strings.HasPrefix(task.Command, "docker ") {
 				return []string{"docker"}
@@ -174,9 +183,9 @@ func TestCapabilityLimit(t *testing.T) {
 }
 
 func TestBadLimitsRefused(t *testing.T) {
-	h := startHub(t)
+	h := fabrictest.StartHub(t, hub.Config{})
 	for _, limits := range []map[string]int{{"docker": 0}, {"Not A Token": 1}} {
-		if _, err := New(connect(t, h), Config{Name: "n1", NoDetect: true, Limits: limits}); err == nil {
+		if _, err := worker.New(fabrictest.Connect(t, h.ClientURL()), worker.Config{Name: "n1", NoDetect: true, Limits: limits}); err == nil {
 			t.Errorf("limits %v accepted", limits)
 		}
 	}

@@ -133,7 +133,7 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 			w.deliver(j, format, reply, res)
 			return
 		}
-		defer w.releaseLocks(j, leases)
+		j.leases = leases
 		stop := w.watchLeases(j, leases)
 		defer stop()
 	}
@@ -190,6 +190,12 @@ func (w *Worker) deliver(j *job, format wire.Format, reply string, res *wire.Res
 	task := j.task
 	res.ID, res.Node = task.ID, w.cfg.Name
 	w.log.Debug("task done", "id", task.ID, "exit", res.ExitCode, "error", res.Error, "duration", res.Duration.D())
+	// Off the running table, its locks given back, before the result goes
+	// out: whoever acts on the result at once (a cancel, a look at the
+	// node's load or at the lock) must find the task over.
+	w.releaseLocks(j, j.leases)
+	j.leases = nil
+	w.release(j)
 	if reply != "" {
 		w.send(reply, format, res)
 	}
@@ -213,15 +219,29 @@ func (w *Worker) taskEnv(j *job) map[string]string {
 	return env
 }
 
-func (w *Worker) finish(j *job) {
+// release takes j off the running table, unless a task of the same id has
+// taken its place there since, and gives back what it holds: its slot,
+// devices and units, or its place among the tasks waiting for locks.
+func (w *Worker) release(j *job) {
 	w.mu.Lock()
-	delete(w.running, j.task.ID)
+	defer w.mu.Unlock()
+	if j.released {
+		return
+	}
+	j.released = true
+	if w.running[j.task.ID] == j {
+		delete(w.running, j.task.ID)
+	}
 	if j.started {
 		w.res.give(j.grant)
-	} else {
+	} else if len(j.locks) > 0 {
 		w.lockWaiters--
 	}
-	w.mu.Unlock()
+}
+
+// finish ends j's bookkeeping once its run is over and its result sent
+// (run has released it from the running table already).
+func (w *Worker) finish(j *job) {
 	j.cancel(nil)
 	w.jobs.Done()
 	select {

@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"context"
@@ -13,9 +13,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/locks"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // holdLock takes lock spec from outside any node and returns its lease.
@@ -40,7 +42,7 @@ func holdLock(t *testing.T, s *locks.Store, spec, owner string) *locks.Lease {
 func TestLockWaitUsesNoSlot(t *testing.T) {
 	h := startJSHub(t)
 	st := openLocks(t, h)
-	w := startWorker(t, h, Config{Slots: 1, Locks: openLocks(t, h)})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Slots: 1, Locks: openLocks(t, h)})
 	holder := holdLock(t, st, "build", "outside")
 
 	a := newClient(t, h)
@@ -76,7 +78,7 @@ func TestLockWaitUsesNoSlot(t *testing.T) {
 	if r := a.result(); r.Error != wire.ErrNone || r.Stdout != "got it\n" {
 		t.Fatalf("result = %+v", r)
 	}
-	waitFor(t, func() bool {
+	fabrictest.Eventually(t, 10*time.Second, "condition", func() bool {
 		q, _ := st.Get(context.Background(), "build")
 		return len(q.Entries) == 0
 	})
@@ -87,7 +89,7 @@ func TestLockWaitUsesNoSlot(t *testing.T) {
 func TestLockTimeout(t *testing.T) {
 	h := startJSHub(t)
 	st := openLocks(t, h)
-	startWorker(t, h, Config{Locks: openLocks(t, h)})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Locks: openLocks(t, h)})
 	holdLock(t, st, "deploy", "outside")
 	c := newClient(t, h)
 	c.send(&wire.Task{ID: "impatient", Command: "echo never", Timeout: wire.Duration(time.Second),
@@ -110,7 +112,7 @@ func TestLockTimeout(t *testing.T) {
 func TestLockWaitsNeverCountAgainstTheTimeout(t *testing.T) {
 	h := startJSHub(t)
 	st := openLocks(t, h)
-	startWorker(t, h, Config{Locks: openLocks(t, h)})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Locks: openLocks(t, h)})
 	holder := holdLock(t, st, "slow", "outside")
 	c := newClient(t, h)
 	c.send(&wire.Task{ID: "patient", Command: "sleep 0.2; echo ran", Timeout: wire.Duration(time.Second),
@@ -130,7 +132,7 @@ func TestLockWaitsNeverCountAgainstTheTimeout(t *testing.T) {
 func TestCancelWhileWaitingForLock(t *testing.T) {
 	h := startJSHub(t)
 	st := openLocks(t, h)
-	startWorker(t, h, Config{Locks: openLocks(t, h)})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Locks: openLocks(t, h)})
 	holdLock(t, st, "x", "outside")
 	c := newClient(t, h)
 	c.send(&wire.Task{ID: "cancelme", Command: "touch never", TaskV2: wire.TaskV2{Locks: []string{"x"}}})
@@ -147,7 +149,7 @@ func TestCancelWhileWaitingForLock(t *testing.T) {
 func TestDrainWhileWaitingForLock(t *testing.T) {
 	h := startJSHub(t)
 	st := openLocks(t, h)
-	w := startWorker(t, h, Config{Locks: openLocks(t, h)})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Locks: openLocks(t, h)})
 	holdLock(t, st, "x", "outside")
 	c := newClient(t, h)
 	c.send(&wire.Task{ID: "drained", Command: "touch never", TaskV2: wire.TaskV2{Locks: []string{"x"}}})
@@ -164,7 +166,7 @@ func TestDrainWhileWaitingForLock(t *testing.T) {
 // the lock (its key went) is killed, with lock_lost.
 func TestLockLostKillsTheTask(t *testing.T) {
 	h := startJSHub(t)
-	startWorker(t, h, Config{Locks: openLocks(t, h)})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Locks: openLocks(t, h)})
 	c := newClient(t, h)
 	c.send(&wire.Task{ID: "victim", Command: "echo started; sleep 60", TaskV2: wire.TaskV2{Locks: []string{"gone"}}})
 	if p := c.progress(); p.State != wire.ProgressStarted {
@@ -184,7 +186,7 @@ func TestLockLostKillsTheTask(t *testing.T) {
 // JetStream fails without running the command, saying why.
 func TestLockRefusals(t *testing.T) {
 	h := startJSHub(t)
-	startWorker(t, h, Config{Name: "n1"})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Name: "n1"})
 	for _, tc := range []struct {
 		locks []string
 		says  string
@@ -198,8 +200,8 @@ func TestLockRefusals(t *testing.T) {
 			t.Errorf("locks %v: ack %+v, want bad_request saying %q", tc.locks, a, tc.says)
 		}
 	}
-	plain := startHub(t) // no JetStream
-	startWorker(t, plain, Config{Name: "n1"})
+	plain := fabrictest.StartHub(t, hub.Config{}) // no JetStream
+	fabrictest.StartWorker(t, fabrictest.Connect(t, plain.ClientURL()), worker.Config{Name: "n1"})
 	c := newClient(t, plain)
 	c.send(&wire.Task{Command: "echo ran", TaskV2: wire.TaskV2{Locks: []string{"fine"}}})
 	if r := c.result(); r.Error != wire.ErrStartFailed || !strings.Contains(r.Message, "locks need JetStream on the hub") || r.Stdout != "" {
@@ -211,7 +213,7 @@ func TestLockRefusals(t *testing.T) {
 // hub's when a task first asks for a lock.
 func TestLockStoreOpenedOnFirstUse(t *testing.T) {
 	h := startJSHub(t)
-	startWorker(t, h, Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
 	c := newClient(t, h)
 	c.send(&wire.Task{Command: "echo locked", TaskV2: wire.TaskV2{Locks: []string{"first"}}})
 	if r := c.result(); r.Error != wire.ErrNone || r.Stdout != "locked\n" {
@@ -226,7 +228,7 @@ func TestLockedTasksOnTwoNodesNeverOverlap(t *testing.T) {
 	h := startJSHub(t)
 	dir := t.TempDir()
 	for _, name := range []string{"n1", "n2"} {
-		startWorker(t, h, Config{Name: name, Slots: 4, Locks: openLocks(t, h)})
+		fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Name: name, Slots: 4, Locks: openLocks(t, h)})
 	}
 	var clients []*client
 	for i := range 6 {
@@ -289,7 +291,7 @@ func mostAtOnce(t *testing.T, dir string) int {
 // purgeLockKey removes owner's key of lock as the hub does at the end of
 // its lease.
 func purgeLockKey(t *testing.T, h *hub.Hub, lock, owner string) error {
-	js, err := jetstream.New(connect(t, h))
+	js, err := jetstream.New(fabrictest.Connect(t, h.ClientURL()))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"bytes"
@@ -14,9 +14,12 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/feed"
+	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // feedClient is a client that streams src as its task's input.
@@ -38,8 +41,8 @@ func feedClient(t *testing.T, c *client, id string, src []byte, sign func(*wire.
 // whole, in order, then end of file; the command reads it no faster than
 // it asks.
 func TestStreamedStdin(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
 	data := make([]byte, 16<<20+12345)
 	rand.Read(data)
 	c := newClient(t, h)
@@ -60,18 +63,18 @@ func TestStreamedStdin(t *testing.T) {
 // TestInlineStdin: input carried in the task, also from the nats CLI (JSON,
 // base64).
 func TestInlineStdin(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
 	c := newClient(t, h)
 	c.send(&wire.Task{Command: "wc -l", TaskV2: wire.TaskV2{Stdin: []byte("a\nb\nc\n")}})
 	if r := c.result(); strings.TrimSpace(r.Stdout) != "3" {
 		t.Fatalf("inline stdin: %+v", r)
 	}
 	body := fmt.Sprintf(`{"command":"cat","stdin":%q}`, base64.StdEncoding.EncodeToString([]byte("from json\n")))
-	if r := request(t, connect(t, h), "fabric.task.linux.amd64.any.n1", []byte(body)); r.Stdout != "from json\n" {
+	if r := request(t, fabrictest.Connect(t, h.ClientURL()), "fabric.task.linux.amd64.any.n1", []byte(body)); r.Stdout != "from json\n" {
 		t.Fatalf("JSON task with stdin: %+v", r)
 	}
-	if r := request(t, connect(t, h), "fabric.task.linux.amd64.any.n1", []byte(`{"command":"cat","stdin_stream":true}`)); r.Error != wire.ErrBadRequest || !strings.Contains(r.Message, "needs a fabric front end") {
+	if r := request(t, fabrictest.Connect(t, h.ClientURL()), "fabric.task.linux.amd64.any.n1", []byte(`{"command":"cat","stdin_stream":true}`)); r.Error != wire.ErrBadRequest || !strings.Contains(r.Message, "needs a fabric front end") {
 		t.Fatalf("JSON task asking to stream: %+v, want bad_request", r)
 	}
 }
@@ -95,8 +98,8 @@ func TestSignedStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startHub(t)
-	startWorker(t, h, Config{Verifier: v})
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Verifier: v})
 	task := func(id string, v2 wire.TaskV2) *wire.Task {
 		tk := &wire.Task{ID: id, Command: "cat", Submitted: time.Now(), TaskV2: v2}
 		if err := good.Sign(tk); err != nil {
@@ -144,9 +147,9 @@ func TestSignedStdin(t *testing.T) {
 // TestStdinSubmitterGone: a submitter that goes away mid-input does not
 // leave the command waiting for the rest: it is killed, saying why.
 func TestStdinSubmitterGone(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
-	results, err := connect(t, h).SubscribeSync("results.orphan")
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	results, err := fabrictest.Connect(t, h.ClientURL()).SubscribeSync("results.orphan")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +173,8 @@ func TestStdinSubmitterGone(t *testing.T) {
 // TestStdinBrokenStream: pieces that skip input, or go past what the node
 // allowed, kill the task rather than feed it a corrupt input.
 func TestStdinBrokenStream(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
 	for _, tc := range []struct {
 		name string
 		in   wire.Input
@@ -204,8 +207,8 @@ func TestStdinBrokenStream(t *testing.T) {
 // TestIdleTimeoutOnNode: the node kills a task that printed nothing for
 // its idle timeout, with idle_timeout, not timeout.
 func TestIdleTimeoutOnNode(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
 	c := newClient(t, h)
 	c.send(&wire.Task{Command: "echo hi; sleep 60", Timeout: wire.Duration(time.Minute), TaskV2: wire.TaskV2{IdleTimeout: wire.Duration(300 * time.Millisecond)}})
 	if r := c.result(); r.Error != wire.ErrIdleTimeout || r.Stdout != "hi\n" {

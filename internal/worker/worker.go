@@ -179,9 +179,12 @@ type job struct {
 	cancel context.CancelCauseFunc
 	locks  []locks.Spec // to take before it starts, in name order
 	need   need
-	// grant is what it holds once started; w.mu guards both.
-	grant   grant
-	started bool
+	// grant is what it holds once started; w.mu guards these three.
+	grant    grant
+	started  bool
+	released bool
+	// leases are its locks, held while it runs (its goroutine's alone).
+	leases []*locks.Lease
 }
 
 // New validates cfg, applies defaults and returns a Worker that will use nc.
