@@ -104,7 +104,7 @@ func runBigOutput(ctx context.Context, e *env) ([]Result, error) {
 	mib := float64(size) / (1 << 20)
 	fr, pr := mib/fabTook.Seconds(), mib/pipeTook.Seconds()
 	r := ratioOf(fr, pr)
-	limit := int64(runner.DefaultOutputLimit)
+	limit := int64(wire.DefaultOutputLimit)
 	budget := limit + bigMemSlack
 	nodeGrew := nodeAfter.PeakRSS - nodeBefore.RSS
 	feGrew := selfAfter.PeakRSS - selfBefore.RSS
