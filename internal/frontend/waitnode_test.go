@@ -1,4 +1,4 @@
-package taskrun
+package frontend
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
@@ -34,17 +33,19 @@ func TestWaitEndsWhenTheNodeDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() }) // kills the task's process group
-	e.nodes["doomed"] = w
+	e.workers["doomed"] = w
 
-	submitter := e.service(t)
-	st, err := submitter.Submit(context.Background(), frontend.Request{Command: "sleep 600"}, true)
+	submitter := e.service(t, Config{})
+	bg := cmd("sleep 600")
+	bg.Background = true
+	st, err := submitter.Submit(context.Background(), bg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := st.Record.ID
 	submitter.Close() // the submitter leaves, as fabric submit does
 
-	waiter := e.service(t)
+	waiter := e.service(t, Config{})
 	done := make(chan *Status, 1)
 	go func() {
 		st, err := waiter.Wait(context.Background(), id, nil, time.Minute)
