@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fabric-run/fabric/internal/fabrictest"
 )
 
 // netnsPrefix starts the name of every network namespace these tests make,
@@ -38,27 +41,26 @@ type netLab struct {
 	order  []string          // namespaces to delete, in creation order
 }
 
-// newNetLab makes the switch namespace and its bridge, or skips the test,
-// saying why, where network namespaces cannot be made.
+// newNetLab makes the switch namespace and its bridge. Where network
+// namespaces cannot be made, it skips the test saying why, or fails it
+// under CI (fabrictest.Need).
 func newNetLab(t *testing.T) *netLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to make network namespaces, veth pairs and a bridge (run the e2e tests as root to include it)")
+		fabrictest.Need(t, "root, to make network namespaces, veth pairs and a bridge", errors.New("not running as root (run the e2e tests as root to include it)"))
 	}
 	ip, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skip("skipped: iproute2's ip is not installed (Debian: apt-get install iproute2)")
-	}
+	fabrictest.Need(t, "iproute2's ip (Debian: apt-get install iproute2)", err)
 	sweepLeftoverNamespaces(t, ip)
 	l := &netLab{t: t, ip: ip, prefix: fmt.Sprintf("%s%d-", netnsPrefix, os.Getpid()), hosts: map[string]string{}}
 	l.sw = l.prefix + "sw"
 	if out, err := exec.Command(ip, "netns", "add", l.sw).CombinedOutput(); err != nil {
-		t.Skipf("skipped: ip netns add failed (no network namespaces here?): %v: %s", err, bytes.TrimSpace(out))
+		fabrictest.Need(t, "network namespaces (ip netns add)", fmt.Errorf("%w: %s", err, bytes.TrimSpace(out)))
 	}
 	l.order = append(l.order, l.sw)
 	t.Cleanup(l.destroy)
 	if out, err := l.try("-n", l.sw, "link", "add", "br0", "type", "bridge"); err != nil {
-		t.Skipf("skipped: cannot make a Linux bridge here: %v: %s", err, out)
+		fabrictest.Need(t, "a Linux bridge", fmt.Errorf("%w: %s", err, out))
 	}
 	l.must("-n", l.sw, "link", "set", "br0", "up")
 	return l
@@ -73,7 +75,7 @@ func (l *netLab) addHost(host, addr string) {
 	l.order = append(l.order, ns)
 	l.hosts[host] = ns
 	if out, err := l.try("-n", l.sw, "link", "add", l.port(host), "type", "veth", "peer", "name", "eth0", "netns", ns); err != nil {
-		l.t.Skipf("skipped: cannot make a veth pair here: %v: %s", err, out)
+		fabrictest.Need(l.t, "a veth pair", fmt.Errorf("%w: %s", err, out))
 	}
 	l.must("-n", l.sw, "link", "set", l.port(host), "master", "br0", "up")
 	l.must("-n", ns, "addr", "add", addr+"/24", "dev", "eth0")

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fabric-run/fabric/internal/sshtest"
+	"github.com/fabric-run/fabric/internal/fabrictest"
 )
 
 // TestSSHInventoryThroughTheCLI: a config file lists an SSH-only machine
 // (the test's real loopback sshd); fabric lists it via ssh and runs on it.
 func TestSSHInventoryThroughTheCLI(t *testing.T) {
-	sshd := sshtest.Start(t, sshtest.Options{})
+	sshd := fabrictest.StartSSHD(t, fabrictest.SSHDOptions{})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "fabric.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`nodes:

@@ -1,7 +1,8 @@
 // Package fabrictest holds what the tests of many packages share: a leak
-// check for TestMain and (as they move here) starters for a hub, a
-// connection, a node and sshd, and a condition poller. It is imported by
-// tests only; no shipped binary links it.
+// check for TestMain; starters for an embedded hub, a connection, an
+// in-process node and a real OpenSSH sshd, each stopped when its test
+// ends; a condition poller; and the rule for a real part this machine
+// lacks (Need). It is imported by tests only; no shipped binary links it.
 package fabrictest
 
 import (
@@ -17,10 +18,14 @@ import (
 // be gone by the end. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { fabrictest.Main(m) }
-func Main(m *testing.M, opts ...goleak.Option) {
+func Main(m *testing.M, opts ...goleak.Option) { os.Exit(Run(m, opts...)) }
+
+// Run is Main for a TestMain with work of its own after the tests: it
+// returns the exit code instead of exiting.
+func Run(m *testing.M, opts ...goleak.Option) int {
 	code := m.Run()
 	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
-		os.Exit(code) // the fuzzing engine keeps goroutines of its own
+		return code // the fuzzing engine keeps goroutines of its own
 	}
 	if code == 0 {
 		if err := goleak.Find(opts...); err != nil {
@@ -28,5 +33,5 @@ func Main(m *testing.M, opts ...goleak.Option) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }

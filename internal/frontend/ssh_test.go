@@ -8,20 +8,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/inventory"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/sshexec"
-	"github.com/fabric-run/fabric/internal/sshtest"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // sshCluster is a front end with one worker ("w1") and the given SSH-only
 // machines, all of which are the one real loopback sshd unless dead.
-func sshCluster(t *testing.T, nodes ...inventory.Node) (*testCluster, *sshtest.Server) {
+func sshCluster(t *testing.T, nodes ...inventory.Node) (*testCluster, *fabrictest.SSHD) {
 	t.Helper()
-	sshd := sshtest.Start(t, sshtest.Options{})
+	sshd := fabrictest.StartSSHD(t, fabrictest.SSHDOptions{})
 	for i := range nodes {
 		if nodes[i].Port == 0 {
 			nodes[i].Port = sshd.Port
@@ -66,7 +66,7 @@ func TestRoutesToTheSSHNodeWhenItIsTheOnlyMatch(t *testing.T) {
 }
 
 func TestNodesShowsSSHNodesAndTheirHealth(t *testing.T) {
-	dead := sshtest.FreePort(t) // nothing listens there
+	dead := fabrictest.FreePort(t) // nothing listens there
 	c, _ := sshCluster(t,
 		inventory.Node{Name: "nas", OS: "linux", Arch: "amd64"},
 		inventory.Node{Name: "gone", OS: "linux", Arch: "amd64", Port: dead, Capabilities: []string{"tape"}},

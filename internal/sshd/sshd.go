@@ -1,6 +1,6 @@
 // Package sshd starts a real OpenSSH sshd on a loopback port, with a host
 // key and an authorized client key of its own, a log to read, and ways to
-// restart it or cut its connections: for tests (through sshtest) and for
+// restart it or cut its connections: for tests (through fabrictest) and for
 // the benchmarks of the SSH path.
 package sshd
 

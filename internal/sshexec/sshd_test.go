@@ -8,30 +8,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/sshtest"
+	"github.com/fabric-run/fabric/internal/fabrictest"
 )
 
-// testSSHD is a real sshd for these tests (see sshtest), seen as a Host.
-type testSSHD struct{ *sshtest.Server }
+// testSSHD is a real sshd for these tests (see fabrictest), seen as a Host.
+type testSSHD struct{ *fabrictest.SSHD }
 
-type sshdOptions = sshtest.Options
+type sshdOptions = fabrictest.SSHDOptions
 
-func startSSHD(t testing.TB, opts sshdOptions) *testSSHD { return &testSSHD{sshtest.Start(t, opts)} }
+func startSSHD(t testing.TB, opts sshdOptions) *testSSHD {
+	return &testSSHD{fabrictest.StartSSHD(t, opts)}
+}
 
 // Host is sshd as a Host.
 func (s *testSSHD) Host() Host { return Host{Name: "testhost", Host: "127.0.0.1", Port: s.Port} }
 
 var (
-	newEd25519  = sshtest.NewEd25519
-	freePort    = sshtest.FreePort
-	procStat    = sshtest.ProcStat
-	descendants = sshtest.Descendants
+	newEd25519  = fabrictest.NewEd25519
+	freePort    = fabrictest.FreePort
+	procStat    = fabrictest.ProcStat
+	descendants = fabrictest.Descendants
 )
 
 // groupMembers lists the live processes of process group pgid.
 func groupMembers(pgid int) []int {
 	var out []int
-	for p, st := range sshtest.Processes() {
+	for p, st := range fabrictest.Processes() {
 		if st.PGID == pgid && st.State != "Z" {
 			out = append(out, p)
 		}

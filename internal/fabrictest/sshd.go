@@ -1,7 +1,4 @@
-// Package sshtest starts a real OpenSSH sshd on a loopback port for tests
-// (see package sshd): stopped when the test ends, skipping the test loudly
-// where sshd is not installed.
-package sshtest
+package fabrictest
 
 import (
 	"crypto/ed25519"
@@ -11,36 +8,37 @@ import (
 	"github.com/fabric-run/fabric/internal/sshd"
 )
 
-// Options shape a Server.
-type Options = sshd.Options
+// SSHDOptions shape an SSHD.
+type SSHDOptions = sshd.Options
 
 // ProcInfo is a process's parent, process group and state.
 type ProcInfo = sshd.ProcInfo
 
-// Server is sshd for one test.
-type Server struct {
+// SSHD is a real OpenSSH sshd on a loopback port for one test (see package
+// sshd), whose methods fail the test instead of returning errors.
+type SSHD struct {
 	*sshd.Server
 	t testing.TB
 }
 
-// Start starts sshd for the test and stops it (and every process it
-// started) when the test ends. It skips the test, loudly, when sshd is not
-// installed.
-func Start(t testing.TB, opts Options) *Server {
+// StartSSHD starts sshd for the test and stops it (and every process it
+// started) when the test ends. Where sshd is not installed, the test skips
+// loudly, or fails under CI (see Need).
+func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 	t.Helper()
 	s, err := sshd.Start(t.TempDir(), opts)
 	if errors.Is(err, sshd.ErrNotInstalled) {
-		t.Skip("SKIPPING: sshd not installed: apt-get install openssh-server (these tests run a real OpenSSH sshd on loopback)")
+		Need(t, "OpenSSH sshd (these tests run a real sshd on loopback)", err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
-	return &Server{Server: s, t: t}
+	return &SSHD{Server: s, t: t}
 }
 
 // WriteFile writes a file into the server's directory.
-func (s *Server) WriteFile(name string, data []byte) {
+func (s *SSHD) WriteFile(name string, data []byte) {
 	s.t.Helper()
 	if err := s.Server.WriteFile(name, data); err != nil {
 		s.t.Fatal(err)
@@ -49,7 +47,7 @@ func (s *Server) WriteFile(name string, data []byte) {
 
 // Restart stops sshd and its connections and starts it again, same port
 // and keys.
-func (s *Server) Restart() {
+func (s *SSHD) Restart() {
 	s.t.Helper()
 	if err := s.Server.Restart(); err != nil {
 		s.t.Fatal(err)
