@@ -12,43 +12,28 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
+// TestMain fails the run if goroutines outlive the tests: every offer,
+// follower, reply subscription, hub and worker must be gone by the end.
+func TestMain(m *testing.M) { fabrictest.Main(m) }
+
 func setup(t *testing.T) (*hub.Hub, func() *nats.Conn) {
 	t.Helper()
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h, func() *nats.Conn {
-		nc, err := nats.Connect(h.ClientURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	h := fabrictest.StartHub(t, hub.Config{})
+	return h, func() *nats.Conn { return fabrictest.Connect(t, h.ClientURL()) }
 }
 
+// startNode starts a linux worker with 2 CPUs and no heartbeat loop.
 func startNode(t *testing.T, nc *nats.Conn, cfg worker.Config) *worker.Worker {
 	t.Helper()
-	cfg.OS, cfg.Arch, cfg.NoDetect = "linux", "amd64", true
 	cfg.Load = worker.FixedLoad{CPUs: 2}
-	cfg.HeartbeatInterval = -1
-	w, err := worker.New(nc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	return w
+	return fabrictest.StartWorker(t, nc, cfg)
 }
 
 // target is a linux worker as the registry knows it.

@@ -253,3 +253,26 @@ func TestWaitsForAFreeSlot(t *testing.T) {
 		t.Fatal("second command never ran")
 	}
 }
+
+// TestRefusalStopsTheFallThrough: a node that refuses a task by policy
+// (its guard) ends the offer there: the next node would refuse it too, so
+// it is not offered the task, and the error says who refused it and why.
+func TestRefusalStopsTheFallThrough(t *testing.T) {
+	refuse := func(*wire.Task) error { return errors.New("not on this node, by policy") }
+	c := newCluster(t, Config{},
+		worker.Config{Name: "strict", OS: "linux", Arch: "amd64", Check: refuse},
+		worker.Config{Name: "other", OS: "linux", Arch: "amd64", Load: worker.FixedLoad{CPUs: 4, Load1: 3}},
+	)
+	mark := filepath.Join(t.TempDir(), "ran")
+	st, err := c.svc.Run(context.Background(), cmd("echo ran >> "+mark), nil)
+	if !errors.Is(err, wire.ErrNodeRefused) || ErrorKind(err) != wire.ErrRejected ||
+		!strings.Contains(err.Error(), "task refused by strict: not on this node, by policy") {
+		t.Fatalf("err = %v", err)
+	}
+	if st.State != tasks.StateFailed || st.Record.Error != wire.ErrRejected || len(st.Declined) != 1 || !strings.HasPrefix(st.Declined[0], "strict: ") {
+		t.Fatalf("status %+v, declined %q", st.Record, st.Declined)
+	}
+	if _, err := os.Stat(mark); !os.IsNotExist(err) {
+		t.Fatalf("the task ran somewhere: %v", err)
+	}
+}

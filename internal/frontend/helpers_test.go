@@ -30,36 +30,19 @@ type testHub struct {
 
 func startHub(t testing.TB, jetstream bool) *testHub {
 	t.Helper()
-	cfg := hub.Config{}
-	if jetstream {
-		cfg = hub.Config{JetStream: true, StoreDir: t.TempDir()}
-	}
-	h, err := hub.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := fabrictest.StartHub(t, hub.Config{JetStream: jetstream})
 	return &testHub{hub: h, jetstream: jetstream, workers: map[string]*worker.Worker{}, conns: map[string]*nats.Conn{}}
 }
 
 func (h *testHub) connect(t testing.TB) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(h.hub.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
+	return fabrictest.Connect(t, h.hub.ClientURL())
 }
 
-// addNode starts a worker on a connection of its own: 4 idle CPUs and 4
-// slots unless cfg says otherwise.
+// addNode starts a live worker on a connection of its own: 4 idle CPUs
+// and 4 slots unless cfg says otherwise.
 func (h *testHub) addNode(t testing.TB, cfg worker.Config) *worker.Worker {
 	t.Helper()
-	cfg.NoDetect = true
-	if cfg.Load == nil {
-		cfg.Load = worker.FixedLoad{CPUs: 4}
-	}
 	if cfg.Slots == 0 {
 		cfg.Slots = 4
 	}
@@ -69,14 +52,7 @@ func (h *testHub) addNode(t testing.TB, cfg worker.Config) *worker.Worker {
 		cfg.HeartbeatInterval = time.Second
 	}
 	nc := h.connect(t)
-	w, err := worker.New(nc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
+	w := fabrictest.StartWorker(t, nc, cfg)
 	h.workers[cfg.Name] = w
 	h.conns[cfg.Name] = nc
 	return w

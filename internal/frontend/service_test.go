@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 func submit(t *testing.T, s *Service, command string) *Status {
@@ -250,5 +253,66 @@ func TestRunForegroundStreamsAndCancelsOnInterrupt(t *testing.T) {
 	st, err = s.Run(ctx, cmd("echo go; sleep 300"), func(wire.Stream, []byte) { cancel() })
 	if err != nil || st.State != tasks.StateCancelled {
 		t.Fatalf("interrupted run: %+v %v", st, err)
+	}
+}
+
+// TestResultStoredOnce: the result of a task a worker ran is written to the
+// records once, by the worker (it publishes it to the task's ResultTo); the
+// front end that followed it does not write it again, yet as soon as it
+// says the task ended, another front end reads the result there.
+func TestResultStoredOnce(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t, Config{})
+	watch := e.connect(t)
+	writes, err := watch.SubscribeSync("$KV.fabric-tasks.res.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watch.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Run(context.Background(), cmd("echo once"), nil)
+	if err != nil || st.Result.Stdout != "once\n" {
+		t.Fatalf("run: %+v, %v", st, err)
+	}
+	other := e.service(t, Config{})
+	got, err := other.Status(context.Background(), st.Record.ID)
+	if err != nil || got.Live || got.Result == nil || got.Result.Stdout != "once\n" || got.State != tasks.StateDone {
+		t.Fatalf("from another front end: %+v, %v", got, err)
+	}
+	// Both front ends' connections and the node's have made a round trip:
+	// every write to the records has reached the watcher.
+	for _, nc := range []*nats.Conn{e.conns["n1"], watch} {
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _, _ := writes.Pending(); n != 1 {
+		t.Fatalf("the result was written %d times, want once", n)
+	}
+}
+
+// resultNowhere is a record store whose result subject no store listens
+// on: what a worker publishes there is lost, as when a node dies between
+// answering the front end and recording its result.
+type resultNowhere struct{ tasks.Store }
+
+func (resultNowhere) ResultSubject(id string) string { return "nowhere." + id }
+
+// TestResultRecordedWhenTheNodesRecordIsLost: when the node's own record of
+// a result never reaches the store, the front end that has the result
+// records it (after a grace for the node's to arrive).
+func TestResultRecordedWhenTheNodesRecordIsLost(t *testing.T) {
+	h := startHub(t, false)
+	h.addNode(t, worker.Config{Name: "n1", OS: "linux", Arch: "amd64"})
+	store := tasks.NewMemory(tasks.Config{})
+	t.Cleanup(func() { store.Close() })
+	s := h.service(t, Config{Store: resultNowhere{store}})
+	st, err := s.Run(context.Background(), cmd("echo kept"), nil)
+	if err != nil || st.Result.Stdout != "kept\n" {
+		t.Fatalf("run: %+v, %v", st, err)
+	}
+	if _, res, err := store.Get(context.Background(), st.Record.ID); err != nil || res == nil || res.Stdout != "kept\n" {
+		t.Fatalf("stored result %+v, %v", res, err)
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
@@ -19,21 +17,10 @@ import (
 // missed its heartbeats, and the loss is recorded for every reader.
 func TestWaitEndsWhenTheNodeDies(t *testing.T) {
 	e := newEnv(t)
-	nodeNC, err := nats.Connect(e.hub.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nodeNC.Close)
-	w, err := worker.New(nodeNC, worker.Config{Name: "doomed", OS: "linux", Arch: "amd64", NoDetect: true,
-		Load: worker.FixedLoad{CPUs: 4}, Slots: 4, HeartbeatInterval: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() }) // kills the task's process group
-	e.workers["doomed"] = w
+	// The worker closes (killing the task's process group) when the test
+	// ends, after its connection has died.
+	e.addNode(t, worker.Config{Name: "doomed", OS: "linux", Arch: "amd64", HeartbeatInterval: 300 * time.Millisecond})
+	nodeNC := e.conns["doomed"]
 
 	submitter := e.service(t, Config{})
 	bg := cmd("sleep 600")
