@@ -230,7 +230,7 @@ func TestDetachReturnsOnAccept(t *testing.T) {
 
 func TestCancelByID(t *testing.T) {
 	_, conn := setup(t)
-	startNode(t, conn(), worker.Config{Name: "n"})
+	n := startNode(t, conn(), worker.Config{Name: "n"})
 	d, _ := New(conn(), nil, Config{})
 	defer d.Close()
 	done := make(chan *wire.Result, 1)
@@ -248,6 +248,8 @@ func TestCancelByID(t *testing.T) {
 	if res.Error != wire.ErrCancelled || !strings.Contains(res.Message, "test says stop") {
 		t.Fatalf("result %+v", res)
 	}
+	// The node sends the result, then forgets the task.
+	fabrictest.Eventually(t, 10*time.Second, "node n to forget c1", func() bool { return n.Heartbeat().Running == 0 })
 	if err := d.Cancel(context.Background(), "n", "c1", ""); err == nil || !strings.Contains(err.Error(), "no task c1") {
 		t.Fatalf("second cancel err = %v", err)
 	}
