@@ -134,7 +134,11 @@ func (l *live) listen() (<-chan Line, func()) {
 func (l *live) matches(re *regexp.Regexp) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, text := range []string{l.stdout.String(), l.stderr.String()} {
+	texts := []string{l.stdout.String(), l.stderr.String()}
+	if l.result != nil {
+		texts = []string{l.result.Stdout, l.result.Stderr}
+	}
+	for _, text := range texts {
 		for _, line := range splitLines(text) {
 			if re.MatchString(line) {
 				return true
@@ -148,6 +152,9 @@ func (l *live) matches(re *regexp.Regexp) bool {
 func (l *live) snapshot() (tasks.Record, *wire.Result, *wire.Result, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.result != nil {
+		return l.rec, l.result, nil, l.err
+	}
 	sofar := &wire.Result{
 		ID: l.id, Node: l.rec.Node,
 		Stdout: l.stdout.String(), StdoutBytes: l.stdout.Total(), StdoutTruncated: l.stdout.Truncated(),
@@ -157,7 +164,17 @@ func (l *live) snapshot() (tasks.Record, *wire.Result, *wire.Result, error) {
 	if !l.rec.Started.IsZero() {
 		sofar.Duration = wire.Duration(time.Since(l.rec.Started))
 	}
-	return l.rec, l.result, sofar, l.err
+	return l.rec, nil, sofar, l.err
+}
+
+// ended keeps the task's result. What was kept of its output as it
+// streamed is dropped: the result holds it (a finished task stays in memory
+// for KeepLive, and its output need not be there twice).
+func (l *live) ended(res *wire.Result) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.result = res
+	l.stdout, l.stderr = capture.New(0), capture.New(0)
 }
 
 // setDeclined records the nodes that did not take the task.

@@ -151,6 +151,7 @@ func (s *Service) follow(ctx context.Context, l *live, req Request) {
 	default:
 		res := out.Result
 		s.keepResult(res, out.Recorded)
+		l.ended(res) // readers see the result from now on
 		rec = l.update(func(r *tasks.Record) {
 			r.Finished = now
 			r.State = tasks.StateOf(r, res)
@@ -159,9 +160,6 @@ func (s *Service) follow(ctx context.Context, l *live, req Request) {
 				r.Node = out.Node
 			}
 		})
-		l.mu.Lock()
-		l.result = res
-		l.mu.Unlock()
 	}
 	s.save(&rec)
 	closePlaced(l)
