@@ -64,8 +64,6 @@ type Node struct {
 	// (negative: behind), estimated from its recent heartbeats; zero when
 	// they carry no time. A deadline sent to the node is shifted by it.
 	ClockOffset time.Duration
-
-	clock clockEstimate
 }
 
 // Config configures a Registry.
@@ -244,12 +242,9 @@ func (r *Registry) Observe(hb *wire.Heartbeat) {
 }
 
 func (r *Registry) observeLocked(hb *wire.Heartbeat, now time.Time) {
-	n, joined := r.tab.Update(hb, now, r.staleAfter(hb))
-	if joined {
+	if _, joined := r.tab.Update(hb, now, r.staleAfter(hb)); joined {
 		r.log.Info("node joined", "node", hb.Node, "os", hb.OS, "arch", hb.Arch)
 	}
-	n.clock.add(hb.Instance, hb.Time, now)
-	n.ClockOffset = n.clock.offset()
 	r.notifyLocked(now, hb.Node)
 }
 
@@ -259,7 +254,7 @@ func (r *Registry) observeLocked(hb *wire.Heartbeat, now time.Time) {
 // through its worker.
 func (r *Registry) Probed(m Node) {
 	now := r.cfg.Now()
-	m.Via, m.Health, m.ClockOffset, m.clock = wire.ViaSSH, "", 0, clockEstimate{}
+	m.Via, m.Health, m.ClockOffset = wire.ViaSSH, "", 0
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.machines[m.Node] = &m

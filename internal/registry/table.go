@@ -119,7 +119,10 @@ type Table struct {
 	rows     []Row
 	loads    []Load
 	nodes    []Node
-	index    map[string]int
+	// clocks estimate each worker's clock offset (Node.ClockOffset); kept
+	// apart so that a Node (copied into every decision) stays small.
+	clocks []clockEstimate
+	index  map[string]int
 	// sorted are the ids in order; a row's Rank is its id's place here.
 	sorted []string
 	caps   symbols
@@ -193,6 +196,9 @@ func (t *Table) Update(hb *wire.Heartbeat, seen time.Time, staleAfter time.Durat
 	}
 	i, ok := t.row(hb.Node)
 	n = &t.nodes[i]
+	c := &t.clocks[i]
+	c.add(hb.Instance, hb.Time, seen)
+	n.ClockOffset = c.offset()
 	worker := ok && n.Via == wire.ViaNATS
 	if !worker || n.Hostname != hb.Hostname {
 		if worker {
@@ -224,7 +230,7 @@ func (t *Table) Probed(m *Node, now time.Time) {
 	}
 	i, ok := t.row(m.Node)
 	t.describe(i, ok, m.OS, m.Arch, m.Capabilities)
-	t.nodes[i] = *m
+	t.nodes[i], t.clocks[i] = *m, clockEstimate{}
 	l := &t.loads[i]
 	l.SeenAt, l.StaleAt, l.Probed, l.Stale = 0, math.MaxInt64, true, false
 	if !m.Seen.IsZero() {
@@ -247,6 +253,7 @@ func (t *Table) row(id string) (i int, ok bool) {
 	t.rows = append(t.rows, Row{Rank: t.rank(id)})
 	t.loads = append(t.loads, Load{})
 	t.nodes = append(t.nodes, Node{Heartbeat: wire.Heartbeat{Node: id}})
+	t.clocks = append(t.clocks, clockEstimate{})
 	return i, false
 }
 
@@ -305,11 +312,11 @@ func (t *Table) Remove(id string) {
 	t.unrank(t.rows[i].Rank)
 	last := len(t.rows) - 1
 	if i != last {
-		t.rows[i], t.loads[i], t.nodes[i] = t.rows[last], t.loads[last], t.nodes[last]
+		t.rows[i], t.loads[i], t.nodes[i], t.clocks[i] = t.rows[last], t.loads[last], t.nodes[last], t.clocks[last]
 		t.index[t.nodes[i].Node] = i
 	}
-	t.nodes[last] = Node{} // drop its references
-	t.rows, t.loads, t.nodes = t.rows[:last], t.loads[:last], t.nodes[:last]
+	t.nodes[last], t.clocks[last] = Node{}, clockEstimate{} // drop their references
+	t.rows, t.loads, t.nodes, t.clocks = t.rows[:last], t.loads[:last], t.nodes[:last], t.clocks[:last]
 	delete(t.index, id)
 }
 
