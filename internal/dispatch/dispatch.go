@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,10 @@ const (
 	// dispatcher waits for a result before calling the node lost.
 	DefaultResultGrace = 30 * time.Second
 )
+
+// ErrClosed ends an offer or a following in progress when the dispatcher
+// is closed: the task may run on, unfollowed.
+var ErrClosed = errors.New("dispatcher closed")
 
 // syncKind marks the message a dispatcher sends itself through a task's
 // inbox; syncTimeout bounds the wait for it.
@@ -65,6 +70,9 @@ type Dispatcher struct {
 	reg  *registry.Registry
 	mux  *mux
 	log  *slog.Logger
+
+	closed    chan struct{} // closed by Close: offers and followings end
+	closeOnce sync.Once
 }
 
 // New returns a Dispatcher publishing on nc. reg, if not nil, tells it when
@@ -90,11 +98,19 @@ func New(nc *nats.Conn, reg *registry.Registry, cfg Config) (*Dispatcher, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Dispatcher{cfg: cfg, nc: nc, subj: *cfg.Subjects, reg: reg, mux: m, log: cfg.Logger}, nil
+	return &Dispatcher{cfg: cfg, nc: nc, subj: *cfg.Subjects, reg: reg, mux: m, log: cfg.Logger, closed: make(chan struct{})}, nil
 }
 
-// Close stops receiving replies. Dispatches in progress end with errors.
-func (d *Dispatcher) Close() error { return d.mux.stop() }
+// Close stops receiving replies: offers and followings in progress end
+// with ErrClosed (a task a node took runs on). Safe to call twice.
+func (d *Dispatcher) Close() error {
+	var err error
+	d.closeOnce.Do(func() {
+		close(d.closed)
+		err = d.mux.stop()
+	})
+	return err
+}
 
 // Execute offers task to the worker node and, once it accepted, follows the
 // task to its end: it is the NATS executor of frontend.Executor. The task
@@ -105,13 +121,14 @@ func (d *Dispatcher) Close() error { return d.mux.stop() }
 // wire.ErrNotStarted (busy, draining, gone, no ack in time: another node may
 // be tried) or wire.ErrNodeRefused (by policy: another would refuse too,
 // with the node's refusal as the Result when it sent one); ctx's error if
-// ctx ended first. Once the node accepted (h.OnAccepted), the error is nil
+// ctx ended first, ErrClosed if the dispatcher was closed. Once the node accepted (h.OnAccepted), the error is nil
 // and the Result is the node's own: it says how the task ended (exit code,
 // timeout, cancelled ...), and the node also published it to the task's
 // ResultTo. When the node instead goes silent (lost, no result in time, a
 // cancel it did not confirm) the error is wire.ErrUnconfirmed and the
 // Result is this front end's account of the end. When h.Detach closes
-// first, the Result is nil and the task runs on.
+// first, the Result is nil and the task runs on; when the dispatcher is
+// closed, too, with ErrClosed.
 func (d *Dispatcher) Execute(ctx context.Context, task *wire.Task, node *registry.Node, h wire.Hooks) (*wire.Result, error) {
 	in := d.mux.open()
 	defer d.mux.close(in)
@@ -197,6 +214,9 @@ func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, node *registry.
 		case <-ctx.Done():
 			d.sendCancel(node.Node, task.ID, offer, "submitter gave up")
 			return nil, nil, declined{}, ctx.Err()
+		case <-d.closed:
+			d.sendCancel(node.Node, task.ID, offer, "the front end shut down")
+			return nil, nil, declined{}, ErrClosed
 		}
 	}
 }
@@ -289,6 +309,8 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, node string, a
 			return unconfirmed(task, node, wire.ErrCancelled, fmt.Sprintf("cancel sent to node %s, which did not confirm within %s", node, d.cfg.CancelGrace))
 		case <-hooks.Detach:
 			return nil, nil
+		case <-d.closed:
+			return nil, fmt.Errorf("%w: stopped following task %s on %s", ErrClosed, task.ID, node)
 		}
 	}
 }

@@ -257,3 +257,31 @@ func TestCancelByID(t *testing.T) {
 		t.Fatalf("cancel on ghost err = %v", err)
 	}
 }
+
+// TestCloseEndsTheFollowing: closing the dispatcher ends the following of
+// a task in progress with ErrClosed, rather than leaving it waiting for
+// replies that can no longer arrive; the task itself runs on.
+func TestCloseEndsTheFollowing(t *testing.T) {
+	_, conn := setup(t)
+	w := startNode(t, conn(), worker.Config{Name: "n"})
+	d, err := New(conn(), nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Execute(context.Background(), &wire.Task{ID: "long", Command: "sleep 30"}, target("n"),
+			wire.Hooks{OnAccepted: func(string) { close(accepted) }})
+		done <- err
+	}()
+	<-accepted
+	d.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+	if hb := w.Heartbeat(); hb.Running != 1 {
+		t.Fatalf("the node runs %d tasks, want the one still running", hb.Running)
+	}
+	d.Close() // twice is fine
+}
