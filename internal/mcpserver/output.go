@@ -53,7 +53,7 @@ func (s *Server) handleTaskOutput(ctx context.Context, req mcp.CallToolRequest) 
 	return answer(v.text(), v), nil
 }
 
-// query turns the arguments into a taskrun query and says what it asks.
+// query turns the arguments into an output query and says what it asks.
 func (a *outputArgs) query() (frontend.Query, string, error) {
 	q := frontend.Query{Stream: strings.ToLower(strings.TrimSpace(a.Stream))}
 	var err error

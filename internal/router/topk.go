@@ -43,7 +43,7 @@ func (t *topK) offer(p pick) {
 	}
 }
 
-// order returns the kept candidates, best first, plus local (if it is a
+// order returns the kept nodes, best first, plus local (if it is a
 // pick, i >= 0) when it was not kept: it may be preferred whatever its rank.
 func (t *topK) order(local pick, at func(i int) registry.Node) []registry.Node {
 	picks := t.best[:t.n]
