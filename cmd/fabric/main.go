@@ -9,11 +9,12 @@ import (
 	"syscall"
 
 	"github.com/fabric-run/fabric/internal/cli"
+	"github.com/fabric-run/fabric/internal/cli/benchcmd"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	code := cli.Run(ctx, os.Args[1:], cli.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, benchcmd.Command)
 	stop()
 	os.Exit(code)
 }

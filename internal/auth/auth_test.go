@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/registry"
@@ -33,13 +34,9 @@ func securedHub(t *testing.T, o InitOptions) (*hub.Hub, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.Start(hub.Config{JetStream: true, StoreDir: t.TempDir(), Configure: func(opts *server.Options) error {
+	h := fabrictest.StartHub(t, hub.Config{JetStream: true, Configure: func(opts *server.Options) error {
 		return f.Apply(opts, subjects.Default(), tasks.DefaultBucket)
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
 	return h, dir
 }
 
@@ -93,19 +90,11 @@ func TestNodeRoleCannotPublishATask(t *testing.T) {
 
 	node.Publish("fabric.task.linux.amd64.any", []byte("echo from a node"))
 	node.Flush()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	fabrictest.Eventually(t, 10*time.Second, "a permissions violation reported to the node", func() bool {
 		mu.Lock()
-		n := len(violations)
-		mu.Unlock()
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no permissions violation reported to the node")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(violations) > 0
+	})
 	if !strings.Contains(strings.ToLower(violations[0]), "permissions violation") {
 		t.Fatalf("violation = %q", violations[0])
 	}
@@ -127,14 +116,8 @@ func TestRolesAreEnoughForTheWholeFabric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(nodeNC, worker.Config{Name: "n1", NoDetect: true, Load: worker.FixedLoad{CPUs: 2}, FlowWindow: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
+	fabrictest.StartWorker(t, nodeNC, worker.Config{Name: "n1", Load: worker.FixedLoad{CPUs: 2}, FlowWindow: 64 << 10,
+		HeartbeatInterval: worker.DefaultHeartbeatInterval})
 
 	feNC, err := connectAs(t, h, Client{NKeySeed: filepath.Join(dir, "frontend.nk")})
 	if err != nil {
@@ -211,11 +194,7 @@ func TestTokenAndPasswords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := hub.Start(hub.Config{Configure: func(o *server.Options) error { return f.Apply(o, subjects.Default(), "b") }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Close()
+			h := fabrictest.StartHub(t, hub.Config{Configure: func(o *server.Options) error { return f.Apply(o, subjects.Default(), "b") }})
 			if _, err := connectAs(t, h, tt.good); err != nil {
 				t.Fatalf("good credentials: %v", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 )
 
@@ -50,7 +51,7 @@ func TestCredsFile(t *testing.T) {
 	os.WriteFile(credsFile, creds, 0o600)
 
 	resolver := &server.MemAccResolver{}
-	h, err := hub.Start(hub.Config{Configure: func(o *server.Options) error {
+	h := fabrictest.StartHub(t, hub.Config{Configure: func(o *server.Options) error {
 		o.TrustedOperators = []*jwt.OperatorClaims{opClaims}
 		o.AccountResolver = resolver
 		o.SystemAccount = sysPub
@@ -58,10 +59,6 @@ func TestCredsFile(t *testing.T) {
 		resolver.Store(sysPub, sysJWT)
 		return nil
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
 	if _, err := connectAs(t, h, Client{Creds: credsFile}); err != nil {
 		t.Fatalf("with the creds file: %v", err)
 	}

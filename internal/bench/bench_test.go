@@ -13,6 +13,8 @@ import (
 
 	"github.com/fabric-run/fabric/internal/bench"
 	"github.com/fabric-run/fabric/internal/cli"
+	"github.com/fabric-run/fabric/internal/cli/benchcmd"
+	"github.com/fabric-run/fabric/internal/fabrictest"
 )
 
 // childEnv makes this test binary act as the fabric binary: fabric bench
@@ -22,11 +24,11 @@ const childEnv = "FABRIC_BENCH_TEST_CHILD"
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := cli.Run(ctx, os.Args[1:], cli.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+		code := cli.Run(ctx, os.Args[1:], cli.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, benchcmd.Command)
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	fabrictest.Main(m)
 }
 
 // TestShortRunReportsEveryScenario runs `fabric bench --short --json` and
@@ -42,7 +44,7 @@ func TestShortRunReportsEveryScenario(t *testing.T) {
 		t.Setenv(k, "")
 	}
 	var stdout, stderr bytes.Buffer
-	code := cli.Run(context.Background(), []string{"bench", "--short", "--json"}, cli.IO{Stdout: &stdout, Stderr: &stderr})
+	code := cli.Run(context.Background(), []string{"bench", "--short", "--json"}, cli.IO{Stdout: &stdout, Stderr: &stderr}, benchcmd.Command)
 	if code != 0 {
 		t.Fatalf("fabric bench --short exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}

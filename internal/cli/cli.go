@@ -57,10 +57,11 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 // Run runs the fabric command line with args (without the program name)
-// and returns the process exit code. ctx ends on SIGINT/SIGTERM.
-func Run(ctx context.Context, args []string, stdio IO) int {
+// and returns the process exit code. ctx ends on SIGINT/SIGTERM. extra
+// adds commands beside fabric's own (cmd/fabric adds `fabric bench`).
+func Run(ctx context.Context, args []string, stdio IO, extra ...Command) int {
 	tuneGC()
-	return execute(ctx, newRoot(&stdio), args, stdio)
+	return execute(ctx, newRoot(&stdio, extra), args, stdio)
 }
 
 // RunNode runs the worker on its own (the fabric-node program).
@@ -117,7 +118,7 @@ type app struct {
 	authFlags  auth.Client
 }
 
-func newRoot(stdio *IO) *cobra.Command {
+func newRoot(stdio *IO, extra []Command) *cobra.Command {
 	a := &app{io: stdio}
 	root := &cobra.Command{
 		Use:   "fabric",
@@ -138,7 +139,9 @@ Environment variables (FABRIC_*) set defaults for flags; see the README.`,
 	root.AddCommand(a.submitCommand(), a.statusCommand(), a.logsCommand(), a.cancelCommand(), a.watchCommand(), a.tasksCommand())
 	root.AddCommand(a.initCommand())
 	root.AddCommand(a.mcpCommand())
-	root.AddCommand(a.benchCommand())
+	for _, c := range extra {
+		root.AddCommand(c(Env{a}))
+	}
 	return root
 }
 
@@ -236,6 +239,9 @@ func policy(file, env guard.Policy) guard.Policy {
 	}
 	if env.AllowPower {
 		p.AllowPower = true
+	}
+	if env.AllowEnv != nil {
+		p.AllowEnv = env.AllowEnv
 	}
 	return p
 }

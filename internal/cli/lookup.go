@@ -12,8 +12,9 @@ import (
 // flag is known and its value parses, and the arguments fit the command.
 // Tests use it to hold command lines written elsewhere (compose.yaml,
 // service files) to the real command tree, so a renamed flag fails them.
-func Lookup(args []string) error {
-	return lookup(newRoot(discardIO()), args)
+// extra are the commands cmd/fabric adds (see Run).
+func Lookup(args []string, extra ...Command) error {
+	return lookup(newRoot(discardIO(), extra), args)
 }
 
 // LookupNode is Lookup for the fabric-node program.

@@ -27,7 +27,7 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			look := Lookup
+			look := func(args []string) error { return Lookup(args) }
 			if tt.node {
 				look = LookupNode
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/guard"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/tasks"
@@ -267,6 +268,10 @@ func (s *session) close() {
 
 // workerConfig is the worker configuration from the settings.
 func (a *app) workerConfig(log *slog.Logger) (worker.Config, error) {
+	node, err := guard.ThisNode()
+	if err != nil {
+		return worker.Config{}, err
+	}
 	cfg := worker.Config{
 		Name:              a.settings.NodeName,
 		Capabilities:      a.settings.Caps,
@@ -276,7 +281,7 @@ func (a *app) workerConfig(log *slog.Logger) (worker.Config, error) {
 		OutputLimit:       a.settings.OutputLimit,
 		DrainGrace:        a.settings.DrainGrace,
 		Subjects:          &a.settings.subjects,
-		Check:             a.guard.CheckTask,
+		Check:             a.guard.NodeCheck(node), // the node's own judgment: its cwd, home and environment
 		Version:           Version,
 		Logger:            log,
 	}

@@ -81,6 +81,7 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 			DenyList:   r.List("FABRIC_GUARD_DENY", nil),
 			AllowList:  r.List("FABRIC_GUARD_ALLOW", nil),
 			AllowPower: r.Bool("FABRIC_GUARD_ALLOW_POWER", false),
+			AllowEnv:   r.List("FABRIC_GUARD_ALLOW_ENV", nil),
 		},
 		ConfigFile: r.String("FABRIC_CONFIG", ""),
 		SSH:        sshexec.DefaultConfig(),

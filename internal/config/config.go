@@ -61,6 +61,7 @@ var Knobs = []Knob{
 	{"FABRIC_GUARD_DENY", "(none)", "programs the command guard refuses besides its built-in rules, comma-separated"},
 	{"FABRIC_GUARD_ALLOW", "(none: any program)", "allow-list mode: the only programs commands may invoke, comma-separated"},
 	{"FABRIC_GUARD_ALLOW_POWER", "false", "let commands shut down or reboot the machine"},
+	{"FABRIC_GUARD_ALLOW_ENV", "(none)", "node: variables a task's environment may set although the shell or the loader runs code with them (BASH_ENV, LD_PRELOAD ...), comma-separated"},
 	{"FABRIC_SERVER_NAME", "(the hostname made a token, when clustering)", "name of a `fabric serve` hub: unique in its NATS system, stable across restarts"},
 	{"FABRIC_CLUSTER_NAME", "fabric", "NATS cluster a `fabric serve` hub joins (the same on every server)"},
 	{"FABRIC_CLUSTER_LISTEN", "(none: no cluster)", "host:port where `fabric serve` accepts routes from the cluster's other servers (usually port 6222)"},

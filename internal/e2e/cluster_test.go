@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fabric-run/fabric/internal/fabrictest"
 )
 
 // TestServeClusterFailover: two `fabric serve` processes joined as a NATS
@@ -134,19 +136,7 @@ func nodeStates(t *testing.T, env []string, prefix ...string) map[string]string 
 func waitNodeReady(t *testing.T, servers, node string) {
 	t.Helper()
 	env := []string{"FABRIC_SERVER=" + servers}
-	eventually(t, "node "+node+" ready on "+servers, func() bool {
+	fabrictest.Eventually(t, 30*time.Second, "node "+node+" ready on "+servers, func() bool {
 		return nodeStates(t, env)[node] == "ready"
 	})
-}
-
-// eventually polls cond until it holds, failing after a deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

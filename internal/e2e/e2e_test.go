@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -174,13 +173,7 @@ func TestInterruptCancelsRemoteTask(t *testing.T) {
 	if code := run.wait(t); code != 130 {
 		t.Fatalf("exit code %d, want 130: %s", code, run.output())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for runner.Alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("remote shell %d still alive", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	fabrictest.Eventually(t, 10*time.Second, fmt.Sprintf("remote shell %d gone", pid), func() bool { return !runner.Alive(pid) })
 }
 
 // TestNATSCLIStyleRequest: what `nats req fabric.task.linux.amd64.any 'uname -a'`
@@ -188,11 +181,7 @@ func TestInterruptCancelsRemoteTask(t *testing.T) {
 func TestNATSCLIStyleRequest(t *testing.T) {
 	_, url := startHub(t)
 	startNode(t, url, "--name", "n", "--os", "linux", "--arch", "amd64")
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := fabrictest.Connect(t, url)
 	msg, err := nc.Request("fabric.task.linux.amd64.any", []byte("uname -s"), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

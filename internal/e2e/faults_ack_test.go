@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/wire"
@@ -42,11 +41,7 @@ func TestStalledNodeTasksGoElsewhere(t *testing.T) {
 
 	// The front end, in this process: it prefers "stalled" (its local node)
 	// for light commands.
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := fabrictest.Connect(t, url)
 	const ackTimeout = time.Second
 	fe, err := frontend.New(nc, frontend.Config{Local: "stalled", AckTimeout: ackTimeout})
 	if err != nil {
@@ -99,7 +94,7 @@ func TestStalledNodeTasksGoElsewhere(t *testing.T) {
 	procs["stalled"].signal(syscall.SIGCONT)
 	declined := regexp.MustCompile(`msg="task declined" .*id=(\w+) status=\w+`)
 	started := regexp.MustCompile(`msg="task cancelled" .*id=(\w+)`)
-	eventually(t, "the resumed node deals with every late task", func() bool {
+	fabrictest.Eventually(t, 30*time.Second, "the resumed node deals with every late task", func() bool {
 		o := procs["stalled"].output()
 		return len(declined.FindAllString(o, -1))+len(started.FindAllString(o, -1)) >= n ||
 			len(fileLines(t, filepath.Join(homes["stalled"], "runs"))) > 0

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -72,7 +73,7 @@ func TestSubmittedTaskNodeKilled(t *testing.T) {
 			t.Fatalf("submit %d: exit %d, %q %q", i, code, out, errOut)
 		}
 		ids = append(ids, strings.TrimSpace(out))
-		eventually(t, "the task writes its pid", func() bool { return len(fileLines(t, pidFile)) == 1 })
+		fabrictest.Eventually(t, 30*time.Second, "the task writes its pid", func() bool { return len(fileLines(t, pidFile)) == 1 })
 		killGroupLater(t, fileLines(t, pidFile)[0])
 	}
 
@@ -154,11 +155,7 @@ func TestHubRestart(t *testing.T) {
 	// A fresh client on the new hub: every node's heartbeat must come
 	// within two intervals (plus a little for this client to connect and
 	// for the machine's load).
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := fabrictest.Connect(t, url)
 	hbs := make(chan *nats.Msg, 64)
 	sub, err := nc.ChanSubscribe("fabric.heartbeat.>", hbs)
 	if err != nil {
@@ -208,11 +205,7 @@ func TestPartitionedNode(t *testing.T) {
 
 	// A front end that watches all along: a front end's registry, in this
 	// process, on the real hub.
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := fabrictest.Connect(t, url)
 	reg := registry.New(nc, registry.Config{})
 	if err := reg.Start(); err != nil {
 		t.Fatal(err)
@@ -253,7 +246,7 @@ func TestPartitionedNode(t *testing.T) {
 	resumed := time.Now()
 	waitNodeHealth(t, ctx, reg, "frozen", registry.HealthReady)
 	t.Logf("frozen node ready again %s after SIGCONT", time.Since(resumed).Round(time.Millisecond))
-	eventually(t, "fabric nodes lists frozen ready", func() bool { return nodeStates(t, srv)["frozen"] == "ready" })
+	fabrictest.Eventually(t, 30*time.Second, "fabric nodes lists frozen ready", func() bool { return nodeStates(t, srv)["frozen"] == "ready" })
 	out, errOut, code := fabric(t, srv, "run", "--node", "frozen", "--", "echo back")
 	if code != 0 || out != "back\n" {
 		t.Fatalf("run on frozen after SIGCONT: exit %d, %q %q", code, out, errOut)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fabric-run/fabric/internal/fabrictest"
 )
 
 // bin holds the binaries built once for all tests.
@@ -42,7 +44,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	code := m.Run()
+	code := fabrictest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

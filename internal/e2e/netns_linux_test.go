@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/registry"
 )
 
@@ -149,12 +150,8 @@ func TestMultiHostNetns(t *testing.T) {
 // observe connects a registry from inside namespace ns to server.
 func observe(t *testing.T, ns, server string) *registry.Registry {
 	t.Helper()
-	nc, err := nats.Connect(server, nats.SetCustomDialer(netnsDialer{ns: ns}), nats.Name("observer"),
+	nc := fabrictest.Connect(t, server, nats.SetCustomDialer(netnsDialer{ns: ns}), nats.Name("observer"),
 		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
 	reg := registry.New(nc, registry.Config{})
 	if err := reg.Start(); err != nil {
 		t.Fatal(err)

@@ -5,20 +5,22 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // writeTarget judges a path a command writes to, resolved against the
 // working directory: a block or memory device, or the kernel's sysrq
 // trigger. It returns the rule broken and why, or "" if none.
-func (w *walker) writeTarget(target value) (rule, reason string) {
+func (w *checker) writeTarget(target shell.Value) (rule, reason string) {
 	for _, p := range w.resolve(target) {
-		if p.home {
+		if p.Home {
 			continue
 		}
-		clean := path.Clean(p.s)
+		clean := path.Clean(p.S)
 		switch {
 		case isBlockDevice(clean):
-			return RuleBlockDevice, fmt.Sprintf("write to block device %q", p.s)
+			return RuleBlockDevice, fmt.Sprintf("write to block device %q", p.S)
 		case clean == "/proc/sysrq-trigger" && !w.g.allowPower:
 			return RulePower, "write to /proc/sysrq-trigger, which can reboot, power off or crash the kernel"
 		}
@@ -27,33 +29,40 @@ func (w *walker) writeTarget(target value) (rule, reason string) {
 }
 
 // checkWrites judges every path the words in targets may name as written to.
-func (w *walker) checkWrites(c *call, targets []*arg, trim string) {
+func (w *checker) checkWrites(c *shell.Invocation, targets []*shell.Arg, trim string) {
 	for _, t := range targets {
-		v := w.val(t)
-		if v.overflow {
-			w.refuse(c, RuleComplexity, "too many possible values for a path")
+		if w.checkWrite(c, w.val(t), trim); w.stopped() {
 			return
 		}
-		for _, alt := range v.alts {
-			if trim != "" {
-				s, ok := strings.CutPrefix(alt.s, trim)
-				if !ok || alt.home {
-					continue
-				}
-				alt = value{s: s}
+	}
+}
+
+// checkWrite judges every path v may name, less the prefix trim, as written
+// to.
+func (w *checker) checkWrite(c *shell.Invocation, v shell.Values, trim string) {
+	if v.Overflow {
+		w.refuse(c, RuleComplexity, "too many possible values for a path")
+		return
+	}
+	for _, alt := range v.Alts {
+		if trim != "" {
+			s, ok := strings.CutPrefix(alt.S, trim)
+			if !ok || alt.Home {
+				continue
 			}
-			if rule, reason := w.writeTarget(alt); rule != "" {
-				w.refuse(c, rule, reason)
-				return
-			}
+			alt = shell.Value{S: s}
+		}
+		if rule, reason := w.writeTarget(alt); rule != "" {
+			w.refuse(c, rule, reason)
+			return
 		}
 	}
 }
 
 // operands returns the arguments of a command line that are not options
 // (every word after "--"), keeping the words the guard cannot see.
-func (w *walker) operands(args []*arg) []*arg {
-	var out []*arg
+func (w *checker) operands(args []*shell.Arg) []*shell.Arg {
+	var out []*shell.Arg
 	opts := true
 	for _, a := range args[1:] {
 		s, ok := w.lit(a)
@@ -69,17 +78,17 @@ func (w *walker) operands(args []*arg) []*arg {
 }
 
 // ruleDd refuses dd of=<block device>.
-func (w *walker) ruleDd(c *call, _ string, args []*arg) {
+func (w *checker) ruleDd(c *shell.Invocation, _ string, args []*shell.Arg) {
 	w.checkWrites(c, args[1:], "of=")
 }
 
 // ruleTee refuses tee to a block device.
-func (w *walker) ruleTee(c *call, _ string, args []*arg) {
+func (w *checker) ruleTee(c *shell.Invocation, _ string, args []*shell.Arg) {
 	w.checkWrites(c, w.operands(args), "")
 }
 
 // ruleCp refuses cp onto a block device (cp disk.img /dev/sdb).
-func (w *walker) ruleCp(c *call, _ string, args []*arg) {
+func (w *checker) ruleCp(c *shell.Invocation, _ string, args []*shell.Arg) {
 	for i, a := range args[1:] {
 		s, ok := w.lit(a)
 		switch {
@@ -90,7 +99,7 @@ func (w *walker) ruleCp(c *call, _ string, args []*arg) {
 			}
 			return
 		case strings.HasPrefix(s, "--target-directory="):
-			w.checkWrites(c, []*arg{literalArg(strings.TrimPrefix(s, "--target-directory="))}, "")
+			w.checkWrite(c, shell.One(strings.TrimPrefix(s, "--target-directory=")), "")
 			return
 		}
 	}
@@ -100,12 +109,12 @@ func (w *walker) ruleCp(c *call, _ string, args []*arg) {
 }
 
 // ruleShred refuses shred of a block device.
-func (w *walker) ruleShred(c *call, _ string, args []*arg) {
+func (w *checker) ruleShred(c *shell.Invocation, _ string, args []*shell.Arg) {
 	for _, t := range w.operands(args) {
-		for _, alt := range w.val(t).alts {
+		for _, alt := range w.val(t).Alts {
 			for _, p := range w.resolve(alt) {
-				if !p.home && isBlockDevice(path.Clean(p.s)) {
-					w.refuse(c, RuleBlockDevice, fmt.Sprintf("shred of block device %q", p.s))
+				if !p.Home && isBlockDevice(path.Clean(p.S)) {
+					w.refuse(c, RuleBlockDevice, fmt.Sprintf("shred of block device %q", p.S))
 					return
 				}
 			}
@@ -117,21 +126,21 @@ func (w *walker) ruleShred(c *call, _ string, args []*arg) {
 // newfs ...) on anything under /dev, and on a target the guard cannot see.
 // On a literal file they are allowed: building a file system image
 // (mkfs.ext4 rootfs.img, mkswap /swapfile) is ordinary work.
-func (w *walker) ruleFormat(c *call, name string, args []*arg) {
+func (w *checker) ruleFormat(c *shell.Invocation, name string, args []*shell.Arg) {
 	for _, a := range args[1:] {
 		v := w.val(a)
-		if s, ok := v.literal(); ok && strings.HasPrefix(s, "-") {
+		if s, ok := v.Literal(); ok && strings.HasPrefix(s, "-") {
 			continue
 		}
-		if v.unknown || v.overflow {
+		if v.Unknown || v.Overflow {
 			w.refuse(c, RuleDiskFormat, fmt.Sprintf("%s with an argument the guard cannot see", name))
 			return
 		}
-		for _, alt := range v.alts {
+		for _, alt := range v.Alts {
 			for _, p := range w.resolve(alt) {
-				clean := path.Clean(p.s)
-				if !p.home && (strings.HasPrefix(clean, "/dev/") || isBlockDevice(clean)) {
-					w.refuse(c, RuleDiskFormat, fmt.Sprintf("%s formats or wipes %q", name, p.s))
+				clean := path.Clean(p.S)
+				if !p.Home && (strings.HasPrefix(clean, "/dev/") || isBlockDevice(clean)) {
+					w.refuse(c, RuleDiskFormat, fmt.Sprintf("%s formats or wipes %q", name, p.S))
 					return
 				}
 			}
@@ -158,7 +167,7 @@ var partedWrites = []string{
 // rulePartition refuses partition editors unless given an option with which
 // they only read (fdisk -l, sfdisk -d, sgdisk -p, parted -l), or, for parted,
 // commands that only read (parted /dev/sda print).
-func (w *walker) rulePartition(c *call, name string, args []*arg) {
+func (w *checker) rulePartition(c *shell.Invocation, name string, args []*shell.Arg) {
 	flags := readOnlyPartitionFlags[name]
 	for _, a := range args[1:] {
 		s, ok := w.lit(a)
@@ -178,7 +187,7 @@ func (w *walker) rulePartition(c *call, name string, args []*arg) {
 			}
 		}
 	}
-	if name == "parted" && w.partedReadsOnly(args) {
+	if name == "parted" && w.partedReadsOnly(c, args) {
 		return
 	}
 	w.refuse(c, RuleDiskFormat, fmt.Sprintf("%s can rewrite a disk's partition table", name))
@@ -187,8 +196,8 @@ func (w *walker) rulePartition(c *call, name string, args []*arg) {
 // partedReadsOnly reports whether parted is given commands and none changes
 // the disk (parted accepts abbreviations, so any prefix of a writing command
 // of two letters or more counts as one).
-func (w *walker) partedReadsOnly(args []*arg) bool {
-	i := w.skipOptions(args, 1, "a", "align") + 1 // after the device
+func (w *checker) partedReadsOnly(c *shell.Invocation, args []*shell.Arg) bool {
+	i := c.SkipOptions(1, "a", "align") + 1 // after the device
 	if i >= len(args) {
 		return false // interactive: commands come from standard input
 	}
@@ -216,7 +225,7 @@ var diskToolVerbs = map[string][]string{
 
 // ruleDiskTool refuses the subcommands of diskutil, nvme and cryptsetup that
 // destroy a disk's data, and badblocks' write test.
-func (w *walker) ruleDiskTool(c *call, name string, args []*arg) {
+func (w *checker) ruleDiskTool(c *shell.Invocation, name string, args []*shell.Arg) {
 	for _, a := range args[1:] {
 		s, ok := w.lit(a)
 		if !ok {

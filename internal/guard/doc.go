@@ -1,5 +1,5 @@
-// Package guard decides whether a shell command may run, on its parsed syntax
-// (mvdan.cc/sh/v3/syntax), and says which rule refused it and why.
+// Package guard decides whether a shell command may run, from what its parsed
+// syntax does (shell.Walk), and says which rule refused it and why.
 //
 // Threat model: the guard is a seat belt against accidents and prompt-injected
 // commands (rm -rf /, a fork bomb, a write to /dev/sda), not a sandbox; the real
@@ -8,15 +8,12 @@
 //
 // # What it looks at
 //
-// Every simple command the shell would run: those joined by ;, &&, || and
-// pipelines, inside subshells, blocks, function bodies, if/for/while/case
-// bodies, command and process substitutions, and strings the shell runs as
-// code (bash -c, sh -c, eval, trap, alias, ssh's remote command, a shell's
-// heredoc or herestring, echo/printf/cat piped into a shell), parsed
-// recursively to a bounded depth. It looks through prefixes that run another
-// program (sudo, doas, env, nice, nohup, time, command, exec, xargs, timeout,
-// stdbuf, ionice, setsid, chroot, flock, watch, su -c, busybox and a few more)
-// and into find -exec.
+// The guard is policy over what shell.Walk yields: every program a command
+// invokes (through pipelines, lists, substitutions, bash -c strings, eval,
+// heredocs into a shell, wrappers such as sudo, env and xargs, find -exec,
+// and the commands a container or ssh runs), every file it redirects output
+// to, every function it defines. The walk, and which spellings it follows,
+// is described in package shell.
 //
 // # Rules
 //
@@ -29,28 +26,52 @@
 //     deep, or a word with too many possible values where a rule needs them.
 //   - rm-root: recursive delete of "/", a top-level system directory
 //     (/usr, /etc, /var, /home, ...), a home directory (when the policy
-//     protects homes, the default), or a glob over any of them (/*, ~/*);
-//     also rm --no-preserve-root, and find -delete over such a directory.
+//     protects homes, the default), or a glob over any of them (/*, ~/*),
+//     relative targets resolved where they land (the task's working
+//     directory, cd); also rm --no-preserve-root, find -delete or -exec rm
+//     over such a directory (with no test, or any test over "/" or a system
+//     directory), mv of one, and rsync --delete into one.
+//   - unset-var: on a node, which knows the whole environment: a recursive
+//     delete (or rsync --delete destination) starting with a variable
+//     nothing sets, unless written ${X:?} (ShellCheck's SC2115).
+//   - env: on a node, a task environment setting a variable with which the
+//     shell or the loader runs code (BASH_ENV, LD_PRELOAD, ...), unless
+//     Policy.AllowEnv names it.
 //   - fork-bomb: a function that calls itself in a pipeline, in the
 //     background or in a subshell (:(){ :|:& };:).
-//   - block-device: a write to a block or memory device: redirection, tee,
-//     dd of=, cp to it, shred of it.
+//   - block-device: a write to a block or memory device (disks, partitions,
+//     device mapper and LVM volumes, loop, pmem, zram, ram, /dev/mem):
+//     redirection, tee, dd of=, cp to it, shred of it.
 //   - disk-format: mkfs and friends, wipefs, blkdiscard on a device, and
 //     partition editors that write (fdisk, sfdisk, parted, gdisk, sgdisk).
 //   - chmod-root: recursive chmod, chown or chgrp of a directory rm-root
 //     protects.
 //   - power: shutdown, reboot, halt, poweroff, init 0/6, systemctl
-//     poweroff/reboot/..., writes to /proc/sysrq-trigger; lifted by
+//     poweroff/reboot/... and isolate or start of their targets
+//     (systemctl isolate reboot), writes to /proc/sysrq-trigger; lifted by
 //     Policy.AllowPower.
+//   - kill-all: kill with pid -1, killall5.
+//   - crontab: crontab -r.
 //   - allowlist, denylist: the node's per-program policy.
+//
+// # Where the guard runs
+//
+// A front end judges a task with what it can see (CheckTask); the node
+// judges it again as it will run it (CheckOn, NodeCheck): in its working
+// directory, with its environment over the node's.
 //
 // # Values the guard cannot see
 //
 // The guard follows literal values through variables assigned earlier in the
 // same command (D=/; rm -rf "$D"), for loops, ${X:-default}, brace expansion
-// and cd. A word whose value it cannot know (a variable from the environment,
-// a command substitution) is not judged: rm -rf "$DIR"/ is ordinary scripting
-// and is allowed, while rm -rf $X / is refused for its literal "/". A program
+// and cd, and, judging a task, through the variables the task defines and
+// its working directory. A word whose value it cannot know (a variable it
+// does not see, a command substitution) is not judged: rm -rf "$DIR"/ is
+// allowed where the environment is not known (Check, a front end), and
+// refused on a node whose environment does not define DIR (rule unset-var),
+// while rm -rf $X / is refused for its literal "/". A command held in a
+// variable or an array ($RM /usr with RM="rm -rf") is judged as what it
+// expands to. A program
 // name it cannot know is refused in allow-list mode and otherwise checked as
 // if it were rm when its arguments ask for a recursive forced delete of a
 // protected directory ($CMD -rf /). Where the guard over-approximates (every

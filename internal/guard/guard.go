@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // Rule names, stable: they appear in refusals and may be matched by callers.
@@ -19,6 +19,10 @@ const (
 	RulePower       = "power"        // shutdown, reboot, suspend
 	RuleAllowList   = "allowlist"    // a program not on the node's allow list
 	RuleDenyList    = "denylist"     // a program on the node's deny list
+	RuleEnv         = "env"          // a task variable with which the shell or the loader runs code
+	RuleUnsetVar    = "unset-var"    // a recursive delete starting with a variable nothing sets
+	RuleKillAll     = "kill-all"     // a signal to every process (kill -9 -1, killall5)
+	RuleCrontab     = "crontab"      // crontab -r: the user's scheduled jobs deleted
 )
 
 // ErrRefused is what every refusal unwraps to: errors.Is(err, ErrRefused)
@@ -56,6 +60,7 @@ func (r *Refusal) Unwrap() error { return ErrRefused }
 type Guard struct {
 	allow      map[string]bool // nil unless allow-list mode
 	deny       map[string]bool
+	allowEnv   map[string]bool // task variables allowed despite running code
 	allowPower bool
 	homeOpen   bool // home directories are not protected
 }
@@ -66,12 +71,8 @@ type Guard struct {
 // 64 KiB is refused (rule "complexity"): the guard is for commands, and
 // scripts that size belong in a file the command runs.
 func (g *Guard) Check(command string) error {
-	w := g.newWalker(command)
-	w.run(command, langBash, nil, false)
-	if r := w.st.refusal; r != nil {
-		return r
-	}
-	return nil
+	k := g.newChecker()
+	return k.result(shell.Walk(command, k.options(), k))
 }
 
 // CheckArgv checks a command given as an argument vector, run without a shell:
@@ -80,26 +81,9 @@ func (g *Guard) Check(command string) error {
 // handed to a shell (bash -c ...) are parsed and checked. An empty argv or
 // program name is refused by rule "parse".
 func (g *Guard) CheckArgv(argv []string) error {
-	frag := shellJoin(argv)
 	if len(argv) == 0 || argv[0] == "" {
-		return &Refusal{Rule: RuleParse, Reason: "empty program name", Fragment: shorten(frag)}
+		return &Refusal{Rule: RuleParse, Reason: "empty program name", Fragment: shorten(shell.Join(argv))}
 	}
-	w := g.newWalker("")
-	args := make([]*arg, len(argv))
-	for i, s := range argv {
-		args[i] = literalArg(s)
-	}
-	w.invoke(&call{args: args, frag: frag}, args)
-	if r := w.st.refusal; r != nil {
-		return r
-	}
-	return nil
-}
-
-// CheckTask checks a task: its command, or its argv when it has no command.
-func (g *Guard) CheckTask(t *wire.Task) error {
-	if t.Command != "" {
-		return g.Check(t.Command)
-	}
-	return g.CheckArgv(t.Argv)
+	k := g.newChecker()
+	return k.result(shell.WalkArgv(argv, k.options(), k))
 }

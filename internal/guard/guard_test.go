@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 func TestRefusalText(t *testing.T) {
@@ -164,7 +166,7 @@ func TestBudget(t *testing.T) {
 		t.Errorf("Check(exploding variable echoed) = %v, want nil", err)
 	}
 	// A huge command is refused rather than checked for ever.
-	if err := g.Check(strings.Repeat("echo hi; ", workBudget/8)); !errors.As(err, &r) || r.Rule != RuleComplexity {
+	if err := g.Check(strings.Repeat("echo hi; ", shell.WorkBudget/8)); !errors.As(err, &r) || r.Rule != RuleComplexity {
 		t.Errorf("Check(huge) = %v, want rule %q", err, RuleComplexity)
 	}
 }

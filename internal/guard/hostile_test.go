@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/shparse"
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // TestHostileInputs feeds inputs shaped to exhaust the guard or its parser:
@@ -26,13 +26,13 @@ func TestHostileInputs(t *testing.T) {
 		rule      string // "" for allowed
 	}{
 		{"stack-overflowing parens", strings.Repeat("(", 160000) + strings.Repeat(")", 160000), RuleComplexity},
-		{"brackets one too deep", strings.Repeat("(", shparse.MaxNesting+1) + "1" + strings.Repeat(")", shparse.MaxNesting+1), RuleComplexity},
-		{"brackets as deep as allowed", strings.Repeat("(", shparse.MaxNesting) + "1" + strings.Repeat(")", shparse.MaxNesting), ""},
+		{"brackets one too deep", strings.Repeat("(", shell.MaxNesting+1) + "1" + strings.Repeat(")", shell.MaxNesting+1), RuleComplexity},
+		{"brackets as deep as allowed", strings.Repeat("(", shell.MaxNesting) + "1" + strings.Repeat(")", shell.MaxNesting), ""},
 		{"deep command substitution", strings.Repeat("$(", 300) + "x" + strings.Repeat(")", 300), RuleComplexity},
-		{"code one byte too long", "echo " + strings.Repeat("a", shparse.MaxCode-4), RuleComplexity},
-		{"code as long as allowed", "echo " + strings.Repeat("a", shparse.MaxCode-5), ""},
-		{"deep function nesting", strings.Repeat("f() ", shparse.MaxCode/4-10) + "{ x; }", ""},
-		{"deep test negation", "[[ " + strings.Repeat("! ", shparse.MaxCode/2-10) + "a ]]", ""},
+		{"code one byte too long", "echo " + strings.Repeat("a", shell.MaxCode-4), RuleComplexity},
+		{"code as long as allowed", "echo " + strings.Repeat("a", shell.MaxCode-5), ""},
+		{"deep function nesting", strings.Repeat("f() ", shell.MaxCode/4-10) + "{ x; }", ""},
+		{"deep test negation", "[[ " + strings.Repeat("! ", shell.MaxCode/2-10) + "a ]]", ""},
 		{"self-referential bash -c", selfRef.String(), RuleComplexity},
 		{"brace product", "rm -rf " + strings.Repeat("{a,b,c,d}", 12), RuleComplexity},
 		{"doubling variable", "A=x; " + strings.Repeat("A=$A$A; ", 30) + "rm -rf $A", RuleComplexity},

@@ -3,6 +3,8 @@ package guard
 import (
 	"path"
 	"strings"
+
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // protectedTop lists the top-level directories (Linux, the BSDs, macOS) whose
@@ -24,9 +26,9 @@ var homeDirs = []string{"home", "users"}
 // a protected top-level directory, a home directory when homes are protected,
 // or is a glob that may match one of them or everything directly inside one
 // (/*, /usr/*, ~/*, ~/.*).
-func (g *Guard) protected(p value) bool {
-	if p.home {
-		rest := strings.TrimLeft(p.s, "/")
+func (g *Guard) protected(p shell.Value) bool {
+	if p.Home {
+		rest := strings.TrimLeft(p.S, "/")
 		if rest == "" {
 			rest = "."
 		}
@@ -39,7 +41,7 @@ func (g *Guard) protected(p value) bool {
 		}
 		return rest == "." || (!strings.Contains(rest, "/") && matchesAnyName(rest))
 	}
-	clean := strings.ToLower(path.Clean(p.s))
+	clean := strings.ToLower(path.Clean(p.S))
 	if !strings.HasPrefix(clean, "/") {
 		return false
 	}
@@ -63,6 +65,20 @@ func (g *Guard) protected(p value) bool {
 		return !g.homeOpen && matchesAny(comps[0], homeDirs) && comps[1] != "" && matchesAnyName(comps[2])
 	}
 	return false
+}
+
+// systemPath reports whether p, an absolute or home-relative path, is "/",
+// a protected top-level directory, or a glob that may match one (/*, /u*).
+func systemPath(p shell.Value) bool {
+	if p.Home {
+		return false
+	}
+	clean := strings.ToLower(path.Clean(p.S))
+	if clean == "/" {
+		return true
+	}
+	top, rest, _ := strings.Cut(strings.TrimPrefix(clean, "/"), "/")
+	return strings.HasPrefix(clean, "/") && rest == "" && (matchesAny(top, protectedTop) || matchesAnyName(top))
 }
 
 // hasMeta reports whether a path component is a glob pattern.
@@ -112,7 +128,23 @@ var blockDevices = []devicePattern{
 	{"rbd", 'd'}, {"zd", 'd'}, {"zvol/", 'a'}, {"sr", 'd'}, {"fd", 'd'},
 	{"mtdblock", 'd'}, {"mtd", 'd'}, {"bcache", 'd'}, {"drbd", 'd'}, {"cciss/", 'a'},
 	{"block/", 'a'}, {"ada", 'd'}, {"da", 'd'}, {"nvd", 'd'}, {"vtbd", 'd'},
+	{"pmem", 'd'}, {"zram", 'd'}, {"ram", 'd'},
 	{"root", 'e'}, {"cdrom", 'e'}, {"mem", 'e'}, {"kmem", 'e'}, {"port", 'e'},
+}
+
+// charDirs are the directories under /dev that hold no block device. Any
+// other /dev/<dir>/<name> is taken as one: LVM names its volumes
+// /dev/<volume group>/<logical volume>, with names of the admin's choosing.
+var charDirs = set("fd", "pts", "shm", "mqueue", "hugepages", "net", "input", "snd", "dri", "bus",
+	"char", "cpu", "usb", "vfio", "serial", "v4l", "dma_heap", "hidraw", "usb-ffs", "tty", "vc", "ptmx")
+
+// set returns the set of items.
+func set(items ...string) map[string]bool {
+	m := make(map[string]bool, len(items))
+	for _, s := range items {
+		m[s] = true
+	}
+	return m
 }
 
 // deviceSamples are one name of each kind of blockDevices, to judge globs.
@@ -127,7 +159,7 @@ var deviceSamples = func() []string {
 			out[i] += "a"
 		}
 	}
-	return out
+	return append(out, "/dev/vg0/lv0")
 }()
 
 // isBlockDevice reports whether the clean absolute path p names a block or
@@ -144,6 +176,9 @@ func isBlockDevice(p string) bool {
 	name, ok := strings.CutPrefix(p, "/dev/")
 	if !ok {
 		return false
+	}
+	if dir, _, ok := strings.Cut(name, "/"); ok && !charDirs[dir] {
+		return true // /dev/<vg>/<lv>, /dev/mapper/..., /dev/disk/...
 	}
 	for _, d := range blockDevices {
 		rest, ok := strings.CutPrefix(name, d.prefix)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // ErrInvalidPolicy is returned, wrapped, by New for a policy it cannot use.
@@ -33,6 +35,13 @@ type Policy struct {
 	// AllowPower lets commands shut down, reboot or suspend the machine.
 	AllowPower bool `yaml:"allow_power"`
 
+	// AllowEnv names the variables a task's environment may set although
+	// the shell or the dynamic loader runs code with them (BASH_ENV, ENV,
+	// PROMPT_COMMAND, SHELLOPTS, BASHOPTS, PS4, LD_PRELOAD,
+	// LD_LIBRARY_PATH, LD_AUDIT, DYLD_INSERT_LIBRARIES, DYLD_LIBRARY_PATH,
+	// BASH_FUNC_*): refused by default.
+	AllowEnv []string `yaml:"allow_env"`
+
 	// ProtectHome, nil meaning true, makes home directories (~, $HOME,
 	// /home/<user>, /Users/<user>) protected like "/" is.
 	ProtectHome *bool `yaml:"protect_home"`
@@ -52,6 +61,15 @@ func New(p Policy) (*Guard, error) {
 	}
 	if g.deny, err = nameSet("deny", p.DenyList); err != nil {
 		return nil, err
+	}
+	for _, name := range p.AllowEnv {
+		if name == "" || strings.ContainsAny(name, "= \t\n\x00") {
+			return nil, fmt.Errorf("guard policy: allow_env entry %q is not a variable name: %w", name, ErrInvalidPolicy)
+		}
+		if g.allowEnv == nil {
+			g.allowEnv = map[string]bool{}
+		}
+		g.allowEnv[name] = true
 	}
 	for name := range g.deny {
 		if g.allow[name] {
@@ -108,8 +126,8 @@ var freeBuiltins = map[string]bool{
 }
 
 // checkPolicy applies the node's allow and deny lists to one invoked program.
-func (w *walker) checkPolicy(c *call, name string) {
-	if w.remote {
+func (w *checker) checkPolicy(c *shell.Invocation, name string) {
+	if c.Remote {
 		return // it runs in a container or on another machine, not on this node
 	}
 	g := w.g
@@ -117,7 +135,7 @@ func (w *walker) checkPolicy(c *call, name string) {
 		w.refuse(c, RuleDenyList, fmt.Sprintf("program %q is on the node's deny list", name))
 		return
 	}
-	if g.allow != nil && !g.allow[name] && !freeBuiltins[name] && !w.funcs[name] {
+	if g.allow != nil && !g.allow[name] && !freeBuiltins[name] && !c.Func {
 		w.refuse(c, RuleAllowList, fmt.Sprintf("program %q is not on the node's allow list", name))
 	}
 }

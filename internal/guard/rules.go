@@ -3,44 +3,56 @@ package guard
 import (
 	"fmt"
 	"strings"
+
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // ruleFunc judges one program, run as name with args (args[0] is the
 // program's own word), by command c.
-type ruleFunc func(w *walker, c *call, name string, args []*arg)
+type ruleFunc func(w *checker, c *shell.Invocation, name string, args []*shell.Arg)
 
 // ruleFor returns the rule for a program name, nil if it has none.
 func ruleFor(name string) ruleFunc {
 	switch name {
+	case "find":
+		return (*checker).ruleFind
+	case "mv":
+		return (*checker).ruleMv
+	case "rsync":
+		return (*checker).ruleRsync
+	case "kill", "killall5":
+		return (*checker).ruleKill
+	case "crontab":
+		return (*checker).ruleCrontab
 	case "rm":
-		return (*walker).ruleRm
+		return (*checker).ruleRm
 	case "chmod", "chown", "chgrp":
-		return (*walker).ruleChmod
+		return (*checker).ruleChmod
 	case "dd":
-		return (*walker).ruleDd
+		return (*checker).ruleDd
 	case "tee":
-		return (*walker).ruleTee
+		return (*checker).ruleTee
 	case "cp":
-		return (*walker).ruleCp
+		return (*checker).ruleCp
 	case "shred":
-		return (*walker).ruleShred
+		return (*checker).ruleShred
 	case "mke2fs", "mkswap", "mkdosfs", "mkntfs", "mkexfatfs", "mkreiserfs", "newfs", "wipefs", "blkdiscard":
-		return (*walker).ruleFormat
+		return (*checker).ruleFormat
 	case "fdisk", "sfdisk", "cfdisk", "gdisk", "sgdisk", "parted":
-		return (*walker).rulePartition
+		return (*checker).rulePartition
 	case "diskutil", "nvme", "cryptsetup", "badblocks":
-		return (*walker).ruleDiskTool
+		return (*checker).ruleDiskTool
 	case "shutdown", "reboot", "halt", "poweroff", "kexec", "init", "telinit", "systemctl", "loginctl", "launchctl":
-		return (*walker).rulePower
+		return (*checker).rulePower
 	}
 	if strings.HasPrefix(name, "mkfs") || strings.HasPrefix(name, "newfs_") {
-		return (*walker).ruleFormat
+		return (*checker).ruleFormat
 	}
 	return nil
 }
 
 // rules applies the rule of a program, if it has one.
-func (w *walker) rules(c *call, name string, args []*arg) {
+func (w *checker) rules(c *shell.Invocation, name string, args []*shell.Arg) {
 	if f := ruleFor(name); f != nil {
 		f(w, c, name, args)
 	}
@@ -54,39 +66,39 @@ func isPrefix(opt, full string) bool { return opt != "" && strings.HasPrefix(ful
 type rmOpts struct {
 	recursive, force, noPreserve bool
 	maybe                        bool // a word the guard cannot see may be more options
-	targets                      []*arg
+	targets                      []*shell.Arg
 }
 
 // scanRm reads rm's options (anywhere before "--", as GNU rm does) and operands.
-func (w *walker) scanRm(args []*arg) rmOpts {
+func (w *checker) scanRm(args []*shell.Arg) rmOpts {
 	var o rmOpts
 	opts := true
 	for _, a := range args[1:] {
 		v := w.val(a)
-		if s, ok := v.literal(); ok && opts && s == "--" {
+		if s, ok := v.Literal(); ok && opts && s == "--" {
 			opts = false
 			continue
 		}
 		isOpt := false
-		for _, alt := range v.alts {
-			if !opts || alt.home || len(alt.s) < 2 || alt.s[0] != '-' {
+		for _, alt := range v.Alts {
+			if !opts || alt.Home || len(alt.S) < 2 || alt.S[0] != '-' {
 				continue
 			}
 			isOpt = true
-			if long, ok := strings.CutPrefix(alt.s, "--"); ok {
+			if long, ok := strings.CutPrefix(alt.S, "--"); ok {
 				long, _, _ = strings.Cut(long, "=")
 				o.recursive = o.recursive || isPrefix(long, "recursive")
 				o.force = o.force || isPrefix(long, "force")
 				o.noPreserve = o.noPreserve || isPrefix(long, "no-preserve-root")
 				continue
 			}
-			o.recursive = o.recursive || strings.ContainsAny(alt.s[1:], "rR")
-			o.force = o.force || strings.ContainsRune(alt.s[1:], 'f')
+			o.recursive = o.recursive || strings.ContainsAny(alt.S[1:], "rR")
+			o.force = o.force || strings.ContainsRune(alt.S[1:], 'f')
 		}
-		if opts && (v.unknown || v.overflow) {
+		if opts && (v.Unknown || v.Overflow) {
 			o.maybe = true
 		}
-		if _, ok := v.literal(); !ok || !isOpt {
+		if _, ok := v.Literal(); !ok || !isOpt {
 			o.targets = append(o.targets, a)
 		}
 	}
@@ -95,36 +107,36 @@ func (w *walker) scanRm(args []*arg) rmOpts {
 
 // protectedTarget returns the first path among targets that the guard
 // protects.
-func (w *walker) protectedTarget(c *call, targets []*arg) (value, bool) {
+func (w *checker) protectedTarget(c *shell.Invocation, targets []*shell.Arg) (shell.Value, bool) {
 	for _, t := range targets {
 		v := w.val(t)
-		if v.overflow {
+		if v.Overflow {
 			w.refuse(c, RuleComplexity, "too many possible values for a path")
-			return value{}, false
+			return shell.Value{}, false
 		}
 		if p, ok := w.protectedPath(v); ok {
 			return p, true
 		}
 	}
-	return value{}, false
+	return shell.Value{}, false
 }
 
 // protectedPath returns the first path, resolved against the working
 // directory, that v may name and the guard protects.
-func (w *walker) protectedPath(v values) (value, bool) {
-	for _, alt := range v.alts {
+func (w *checker) protectedPath(v shell.Values) (shell.Value, bool) {
+	for _, alt := range v.Alts {
 		for _, p := range w.resolve(alt) {
 			if w.g.protected(p) {
 				return p, true
 			}
 		}
 	}
-	return value{}, false
+	return shell.Value{}, false
 }
 
 // ruleRm refuses recursive deletes of protected directories, whether or not
 // forced (without a terminal, rm does not ask), and --no-preserve-root.
-func (w *walker) ruleRm(c *call, _ string, args []*arg) {
+func (w *checker) ruleRm(c *shell.Invocation, _ string, args []*shell.Arg) {
 	o := w.scanRm(args)
 	if o.noPreserve {
 		w.refuse(c, RuleRmRoot, `--no-preserve-root lets rm delete "/"`)
@@ -135,6 +147,9 @@ func (w *walker) ruleRm(c *call, _ string, args []*arg) {
 	}
 	p, ok := w.protectedTarget(c, o.targets)
 	if !ok {
+		if o.recursive {
+			w.refuseUnset(c, "recursive delete", o.targets)
+		}
 		return
 	}
 	what := "recursive forced delete"
@@ -144,17 +159,31 @@ func (w *walker) ruleRm(c *call, _ string, args []*arg) {
 	case !o.force:
 		what = "recursive delete"
 	}
-	w.refuse(c, RuleRmRoot, fmt.Sprintf("%s of %q", what, p.display()))
+	w.refuse(c, RuleRmRoot, fmt.Sprintf("%s of %q", what, p.Display()))
+}
+
+// refuseUnset refuses what (a recursive delete) of a target starting with a
+// variable that neither the environment nor the command sets (SC2115).
+func (w *checker) refuseUnset(c *shell.Invocation, what string, targets []*shell.Arg) {
+	for _, t := range targets {
+		if name := w.val(t).Unset; name != "" {
+			w.refuse(c, RuleUnsetVar, fmt.Sprintf(
+				"%s of a path starting with $%s, which nothing sets in this task's environment or command: "+
+					"empty, it starts the path at /. Set it, or write ${%s:?} so that the shell stops when it is empty",
+				what, name, name))
+			return
+		}
+	}
 }
 
 // ruleChmod refuses recursive chmod, chown and chgrp of protected directories.
-func (w *walker) ruleChmod(c *call, name string, args []*arg) {
+func (w *checker) ruleChmod(c *shell.Invocation, name string, args []*shell.Arg) {
 	recursive, maybe := false, false
-	var targets []*arg
+	var targets []*shell.Arg
 	opts := true
 	for _, a := range args[1:] {
 		v := w.val(a)
-		s, ok := v.literal()
+		s, ok := v.Literal()
 		switch {
 		case ok && opts && s == "--":
 			opts = false
@@ -166,7 +195,7 @@ func (w *walker) ruleChmod(c *call, name string, args []*arg) {
 		case ok && opts && len(s) > 1 && s[0] == '-' && strings.ContainsRune(s, 'R'):
 			recursive = true
 			continue
-		case !ok && opts && v.unknown:
+		case !ok && opts && v.Unknown:
 			maybe = true
 		}
 		targets = append(targets, a)
@@ -175,7 +204,7 @@ func (w *walker) ruleChmod(c *call, name string, args []*arg) {
 		return
 	}
 	if p, ok := w.protectedTarget(c, targets); ok {
-		w.refuse(c, RuleChmodRoot, fmt.Sprintf("recursive %s of %q", name, p.display()))
+		w.refuse(c, RuleChmodRoot, fmt.Sprintf("recursive %s of %q", name, p.Display()))
 	}
 }
 
@@ -184,7 +213,7 @@ func (w *walker) ruleChmod(c *call, name string, args []*arg) {
 var powerVerbs = map[string]bool{
 	"poweroff": true, "reboot": true, "halt": true, "kexec": true, "soft-reboot": true,
 	"suspend": true, "hibernate": true, "hybrid-sleep": true, "suspend-then-hibernate": true,
-	"sleep": true, "rescue": true, "emergency": true,
+	"sleep": true, "rescue": true, "emergency": true, "exit": true,
 }
 
 // powerTargets are the systemd units whose start does the same.
@@ -194,12 +223,12 @@ var powerTargets = map[string]bool{
 	"hybrid-sleep.target": true, "suspend-then-hibernate.target": true, "sleep.target": true,
 	"rescue.target": true, "emergency.target": true, "shutdown.target": true,
 	"ctrl-alt-del.target": true, "runlevel0.target": true, "runlevel1.target": true,
-	"runlevel6.target": true,
+	"runlevel6.target": true, "exit.target": true,
 }
 
 // rulePower refuses commands that stop, restart or suspend the machine,
 // unless the policy allows them.
-func (w *walker) rulePower(c *call, name string, args []*arg) {
+func (w *checker) rulePower(c *shell.Invocation, name string, args []*shell.Arg) {
 	if w.g.allowPower {
 		return
 	}
@@ -217,7 +246,7 @@ func (w *walker) rulePower(c *call, name string, args []*arg) {
 	case "reboot", "halt", "poweroff", "kexec":
 		refuse(name)
 	case "init", "telinit":
-		i := w.skipOptions(args, 1, "")
+		i := c.SkipOptions(1, "")
 		if i < len(args) {
 			switch s, _ := w.lit(args[i]); s {
 			case "0", "1", "6", "s", "S":
@@ -225,13 +254,13 @@ func (w *walker) rulePower(c *call, name string, args []*arg) {
 			}
 		}
 	case "launchctl":
-		if i := w.skipOptions(args, 1, ""); i < len(args) {
+		if i := c.SkipOptions(1, ""); i < len(args) {
 			if s, _ := w.lit(args[i]); s == "reboot" {
 				refuse("launchctl reboot")
 			}
 		}
 	default: // systemctl, loginctl
-		i := w.skipOptions(args, 1, "tpHMnos", "type", "property", "host", "machine", "lines",
+		i := c.SkipOptions(1, "tpHMnos", "type", "property", "host", "machine", "lines",
 			"output", "signal", "state", "root", "job-mode", "what", "kill-whom", "kill-value", "when", "message")
 		if i >= len(args) {
 			return
@@ -244,7 +273,12 @@ func (w *walker) rulePower(c *call, name string, args []*arg) {
 		switch verb {
 		case "start", "isolate", "restart", "try-restart", "reload-or-restart", "try-reload-or-restart":
 			for _, a := range args[i+1:] {
-				if s, _ := w.lit(a); powerTargets[s] {
+				s, _ := w.lit(a)
+				unit := s
+				if verb == "isolate" && !strings.Contains(unit, ".") {
+					unit += ".target" // systemctl isolate names a target
+				}
+				if powerTargets[unit] {
 					refuse(name + " " + verb + " " + s)
 					return
 				}

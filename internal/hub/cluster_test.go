@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/registry"
@@ -26,19 +27,19 @@ func TestTwoHubsFailOver(t *testing.T) {
 		start func(t *testing.T) (first, second *hub.Hub)
 	}{
 		{"cluster", func(t *testing.T) (*hub.Hub, *hub.Hub) {
-			a := startHub(t, hub.Config{Name: "a", Cluster: hub.ClusterConfig{Name: "test", Listen: "127.0.0.1:0"}})
-			b := startHub(t, hub.Config{Name: "b", Cluster: hub.ClusterConfig{
+			a := fabrictest.StartHub(t, hub.Config{Name: "a", Cluster: hub.ClusterConfig{Name: "test", Listen: "127.0.0.1:0"}})
+			b := fabrictest.StartHub(t, hub.Config{Name: "b", Cluster: hub.ClusterConfig{
 				Name: "test", Listen: "127.0.0.1:0", Routes: []string{"nats-route://" + a.ClusterAddr().String()},
 			}})
-			waitFor(t, "the route between a and b", func() bool {
+			fabrictest.Eventually(t, 15*time.Second, "the route between a and b", func() bool {
 				return a.Server().NumRoutes() > 0 && b.Server().NumRoutes() > 0
 			})
 			return a, b
 		}},
 		{"leaf", func(t *testing.T) (*hub.Hub, *hub.Hub) {
-			system := startHub(t, hub.Config{Name: "system", Leaf: hub.LeafConfig{Listen: "127.0.0.1:0"}})
-			leaf := startHub(t, hub.Config{Name: "leaf", Leaf: hub.LeafConfig{Remotes: []string{"nats-leaf://" + system.LeafAddr()}}})
-			waitFor(t, "the leaf connection", func() bool {
+			system := fabrictest.StartHub(t, hub.Config{Name: "system", Leaf: hub.LeafConfig{Listen: "127.0.0.1:0"}})
+			leaf := fabrictest.StartHub(t, hub.Config{Name: "leaf", Leaf: hub.LeafConfig{Remotes: []string{"nats-leaf://" + system.LeafAddr()}}})
+			fabrictest.Eventually(t, 15*time.Second, "the leaf connection", func() bool {
 				return system.Server().NumLeafNodes() > 0 && leaf.Server().NumLeafNodes() > 0
 			})
 			// The leaf is the first server: the one that stops.
@@ -51,11 +52,15 @@ func TestTwoHubsFailOver(t *testing.T) {
 			urls := []string{first.ClientURL(), second.ClientURL()}
 			reversed := []string{second.ClientURL(), first.ClientURL()}
 
-			ncFE := connect(t, urls)
-			nc1 := connect(t, urls)
-			nc2 := connect(t, reversed)
-			startWorker(t, nc1, "n1")
-			startWorker(t, nc2, "n2")
+			ncFE := connectAll(t, urls)
+			nc1 := connectAll(t, urls)
+			nc2 := connectAll(t, reversed)
+			// Heartbeats fast enough that a node silent through the
+			// failover is seen stale at once, slow enough that a loaded
+			// -race run keeps live nodes ready.
+			for name, nc := range map[string]*nats.Conn{"n1": nc1, "n2": nc2} {
+				fabrictest.StartWorker(t, nc, worker.Config{Name: name, Slots: 2, Load: worker.FixedLoad{CPUs: 2}, HeartbeatInterval: 300 * time.Millisecond})
+			}
 			fe, err := frontend.New(ncFE, frontend.Config{AckTimeout: 2 * time.Second})
 			if err != nil {
 				t.Fatal(err)
@@ -76,7 +81,7 @@ func TestTwoHubsFailOver(t *testing.T) {
 
 			first.Close()
 			stopped := time.Now()
-			waitFor(t, "the clients of the stopped server to reconnect to the other", func() bool {
+			fabrictest.Eventually(t, 15*time.Second, "the clients of the stopped server to reconnect to the other", func() bool {
 				return ncFE.IsConnected() && ncFE.ConnectedServerName() == second.Name() &&
 					nc1.IsConnected() && nc1.ConnectedServerName() == second.Name()
 			})
@@ -87,52 +92,6 @@ func TestTwoHubsFailOver(t *testing.T) {
 			runOn(t, fe, "n2")
 		})
 	}
-}
-
-func startHub(t *testing.T, cfg hub.Config) *hub.Hub {
-	t.Helper()
-	h, err := hub.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
-
-// connect connects a long-lived client to servers in the order given, as
-// fabric-node does: reconnecting forever, quickly.
-func connect(t *testing.T, urls []string) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(strings.Join(urls, ","),
-		nats.Name(t.Name()),
-		nats.DontRandomize(),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(50*time.Millisecond),
-		nats.ReconnectJitter(10*time.Millisecond, 10*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
-func startWorker(t *testing.T, nc *nats.Conn, name string) {
-	t.Helper()
-	w, err := worker.New(nc, worker.Config{
-		Name: name, NoDetect: true, Slots: 2, Load: worker.FixedLoad{CPUs: 2},
-		// Short enough that a node silent through the failover is seen
-		// stale at once, long enough that a loaded -race run keeps
-		// live nodes ready.
-		HeartbeatInterval: 300 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
 }
 
 // waitReady waits until the front end sees every named node ready, with a
@@ -172,14 +131,15 @@ func runOn(t *testing.T, fe *frontend.Service, node string) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// connectAll connects a long-lived client to servers in the order given,
+// as fabric-node does: reconnecting forever, quickly.
+func connectAll(t *testing.T, urls []string) *nats.Conn {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return fabrictest.Connect(t, strings.Join(urls, ","),
+		nats.Name(t.Name()),
+		nats.DontRandomize(),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(50*time.Millisecond),
+		nats.ReconnectJitter(10*time.Millisecond, 10*time.Millisecond),
+	)
 }

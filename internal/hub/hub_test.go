@@ -1,4 +1,4 @@
-package hub
+package hub_test
 
 import (
 	"net"
@@ -7,10 +7,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/hub"
 )
 
 func TestStartRandomPortAndClose(t *testing.T) {
-	h, err := Start(Config{})
+	h, err := hub.Start(hub.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,8 +26,8 @@ func TestStartRandomPortAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	if got := nc.MaxPayload(); got != DefaultMaxPayload {
-		t.Errorf("MaxPayload = %d, want %d", got, DefaultMaxPayload)
+	if got := nc.MaxPayload(); got != hub.DefaultMaxPayload {
+		t.Errorf("MaxPayload = %d, want %d", got, hub.DefaultMaxPayload)
 	}
 	addr := h.Addr().String()
 	h.Close()
@@ -35,16 +38,8 @@ func TestStartRandomPortAndClose(t *testing.T) {
 }
 
 func TestInProcessConnection(t *testing.T) {
-	h, err := Start(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	nc, err := nats.Connect("", h.InProcess())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	h := fabrictest.StartHub(t, hub.Config{})
+	nc := fabrictest.Connect(t, "", h.InProcess())
 	sub, _ := nc.SubscribeSync("x")
 	nc.Publish("x", []byte("hi"))
 	if m, err := sub.NextMsg(2 * time.Second); err != nil || string(m.Data) != "hi" {
@@ -53,7 +48,7 @@ func TestInProcessConnection(t *testing.T) {
 }
 
 func TestJetStream(t *testing.T) {
-	h, err := Start(Config{JetStream: true, StoreDir: t.TempDir()})
+	h, err := hub.Start(hub.Config{JetStream: true, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,15 +56,15 @@ func TestJetStream(t *testing.T) {
 	if !h.Server().JetStreamEnabled() {
 		t.Fatal("JetStream not enabled")
 	}
-	if _, err := Start(Config{JetStream: true}); err == nil {
+	if _, err := hub.Start(hub.Config{JetStream: true}); err == nil {
 		t.Fatal("JetStream without a store directory was accepted")
 	}
 }
 
 func TestBadListen(t *testing.T) {
 	for _, addr := range []string{"nonsense", "127.0.0.1:99999", "127.0.0.1:x"} {
-		if _, err := Start(Config{Listen: addr}); err == nil {
-			t.Errorf("Start(Listen %q) succeeded", addr)
+		if _, err := hub.Start(hub.Config{Listen: addr}); err == nil {
+			t.Errorf("hub.Start(Listen %q) succeeded", addr)
 		}
 	}
 }
@@ -80,7 +75,7 @@ func TestPortInUseIsAnErrorNotAnExit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	_, err = Start(Config{Listen: l.Addr().String()})
+	_, err = hub.Start(hub.Config{Listen: l.Addr().String()})
 	if err == nil {
 		t.Fatal("Start on a port in use succeeded")
 	}
@@ -90,16 +85,8 @@ func TestPortInUseIsAnErrorNotAnExit(t *testing.T) {
 }
 
 func TestDontListenServesInProcessOnly(t *testing.T) {
-	h, err := Start(Config{DontListen: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	nc, err := nats.Connect("", h.InProcess())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	h := fabrictest.StartHub(t, hub.Config{DontListen: true})
+	nc := fabrictest.Connect(t, "", h.InProcess())
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +98,7 @@ func TestDontListenServesInProcessOnly(t *testing.T) {
 // TestDeadClientIsDropped: a client that stops answering pings (its machine
 // vanished) is dropped after two intervals, and its subscriptions with it.
 func TestDeadClientIsDropped(t *testing.T) {
-	h, err := Start(Config{PingInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := fabrictest.StartHub(t, hub.Config{PingInterval: 100 * time.Millisecond})
 	c, err := net.Dial("tcp", h.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -138,11 +121,7 @@ func TestDeadClientIsDropped(t *testing.T) {
 		}
 	}
 	t.Logf("silent client dropped after %s", time.Since(start).Round(time.Millisecond))
-	deadline := time.Now().Add(5 * time.Second)
-	for h.Server().NumClients() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d clients still registered after the silent one's connection closed", h.Server().NumClients())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	fabrictest.Eventually(t, 5*time.Second, "the silent client unregistered once its connection closed", func() bool {
+		return h.Server().NumClients() == 0
+	})
 }

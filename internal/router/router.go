@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fabric-run/fabric/internal/caps"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
@@ -363,21 +362,4 @@ func validate(r *wire.Requirements) error {
 		}
 	}
 	return nil
-}
-
-// inferArgv infers from the program of an argv task.
-func inferArgv(argv []string) Inference {
-	inf := Inference{Class: Normal, Programs: []string{base(argv[0])}}
-	name := base(argv[0])
-	if c, ok := caps.ForProgram(name); ok {
-		inf.Capabilities = []string{c}
-	}
-	inf.OS = osPrograms[name]
-	switch {
-	case lightPrograms[name]:
-		inf.Class = Light
-	case heavyPrograms[name]:
-		inf.Class = Heavy
-	}
-	return inf
 }

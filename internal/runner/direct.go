@@ -14,7 +14,7 @@ import (
 
 	"mvdan.cc/sh/v3/syntax"
 
-	"github.com/fabric-run/fabric/internal/shparse"
+	"github.com/fabric-run/fabric/internal/shell"
 )
 
 // A node runs commands under bash, and bash starts slower than the program
@@ -71,7 +71,7 @@ func set(words ...string) map[string]bool {
 // words are all literal: no expansion, quoting that only quotes, no
 // redirection, no assignment, not a builtin or reserved word.
 func simpleArgv(command string) ([]string, bool) {
-	f, err := shparse.Parse(command, syntax.LangBash)
+	f, err := shell.Parse(command, syntax.LangBash)
 	if err != nil || len(f.Stmts) != 1 {
 		return nil, false
 	}

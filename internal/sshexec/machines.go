@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/caps"
 	"github.com/fabric-run/fabric/internal/inventory"
 	"github.com/fabric-run/fabric/internal/registry"
+	"github.com/fabric-run/fabric/internal/shell"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -193,7 +193,7 @@ func (m *Machines) needCaps(name string) bool {
 func (m *Machines) detectCaps(ctx context.Context, h Host) []string {
 	var script strings.Builder
 	script.WriteString("for p in")
-	for _, prog := range caps.Programs() {
+	for _, prog := range shell.CapabilityPrograms() {
 		script.WriteString(" '" + prog + "'")
 	}
 	script.WriteString("; do command -v \"$p\" >/dev/null 2>&1 && echo \"$p\"; done; true")
@@ -205,7 +205,7 @@ func (m *Machines) detectCaps(ctx context.Context, h Host) []string {
 	for _, prog := range strings.Fields(res.Stdout) {
 		found[prog] = true
 	}
-	detected := caps.Detect(func(p string) (string, error) {
+	detected := shell.DetectCapabilities(func(p string) (string, error) {
 		if found[p] {
 			return p, nil
 		}
@@ -228,13 +228,13 @@ func (m *Machines) publishLocked(name string) {
 	}
 	p := m.probes[name]
 	if p == nil || p.at.IsZero() {
-		row.Capabilities, _ = caps.Merge(n.Capabilities)
+		row.Capabilities, _ = shell.MergeCapabilities(n.Capabilities)
 		row.Reason = notProbed
 		m.reg.Probed(row)
 		return
 	}
 	l := p.load
-	row.Capabilities, _ = caps.Merge(n.Capabilities, p.caps)
+	row.Capabilities, _ = shell.MergeCapabilities(n.Capabilities, p.caps)
 	row.CPUPercent, row.MemPercent, row.CPUs = l.CPUPercent, l.MemPercent, l.CPUs
 	row.Load1, row.Load5, row.Load15 = l.Load1, l.Load5, l.Load15
 	if row.OS == "" {

@@ -8,41 +8,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 )
-
-// startHub starts an embedded hub on a random loopback port, closed at the
-// end of the test.
-func startHub(t testing.TB, cfg hub.Config) *hub.Hub {
-	t.Helper()
-	h, err := hub.Start(cfg)
-	if err != nil {
-		t.Fatalf("hub.Start: %v", err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
-
-// startJetStreamHub starts a hub with JetStream storing under dir (a new
-// temporary directory when dir is "").
-func startJetStreamHub(t testing.TB, dir string) *hub.Hub {
-	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	return startHub(t, hub.Config{JetStream: true, StoreDir: dir})
-}
-
-// connect opens a TCP client connection to h, closed at the end of the test.
-func connect(t testing.TB, h *hub.Hub) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(h.ClientURL())
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
 
 // open opens a store on nc, closed at the end of the test.
 func open(t testing.TB, nc *nats.Conn, cfg Config) Store {
@@ -65,7 +33,8 @@ type backend struct {
 
 var backends = []backend{
 	{BackendJetStream, func(t testing.TB, cfg Config) Store {
-		s := open(t, connect(t, startJetStreamHub(t, "")), cfg)
+		h := fabrictest.StartHub(t, hub.Config{JetStream: true})
+		s := open(t, fabrictest.Connect(t, h.ClientURL()), cfg)
 		if s.Backend() != BackendJetStream {
 			t.Fatalf("Backend = %q, want %q", s.Backend(), BackendJetStream)
 		}
@@ -89,7 +58,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 // on the bucket's stream, or a waiter in the memory store.
 func waitPending(t testing.TB, s Store, id string) {
 	t.Helper()
-	eventually(t, 5*time.Second, "WaitResult pending", func() bool { return pending(t, s, id) })
+	fabrictest.Eventually(t, 5*time.Second, "WaitResult pending", func() bool { return pending(t, s, id) })
 }
 
 // pending reports whether a WaitResult for id is blocked on s (on the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -29,9 +30,9 @@ func publishResult(t *testing.T, nc *nats.Conn, subject string, res *wire.Result
 }
 
 func TestNodePublishedResult(t *testing.T) {
-	h := startJetStreamHub(t, "")
-	s := open(t, connect(t, h), Config{})
-	node := connect(t, h) // the node has a connection of its own
+	h := fabrictest.StartHub(t, hub.Config{JetStream: true})
+	s := open(t, fabrictest.Connect(t, h.ClientURL()), Config{})
+	node := fabrictest.Connect(t, h.ClientURL()) // the node has a connection of its own
 	ctx := ctxT(t)
 
 	id := wire.NewTaskID()
@@ -72,9 +73,9 @@ func TestNodePublishedResult(t *testing.T) {
 }
 
 func TestScriptPublishedJSONResult(t *testing.T) {
-	h := startJetStreamHub(t, "")
-	s := open(t, connect(t, h), Config{})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{JetStream: true})
+	s := open(t, fabrictest.Connect(t, h.ClientURL()), Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	id := wire.NewTaskID()
 	// What `nats pub '$KV.fabric-tasks.res.<id>' '{...}'` would send.
 	body, _ := json.Marshal(map[string]any{"exit_code": 3, "node": "n2", "stdout": "x"})
@@ -135,7 +136,7 @@ func TestPersistsAcrossClientsAndRestart(t *testing.T) {
 		}
 
 		// Another client sees it all.
-		other := open(t, connect(t, h), Config{})
+		other := open(t, fabrictest.Connect(t, h.ClientURL()), Config{})
 		if _, res, err := other.Get(ctx, id); err != nil || res == nil {
 			t.Fatalf("Get from another client = %v, %v", res, err)
 		}
@@ -146,8 +147,8 @@ func TestPersistsAcrossClientsAndRestart(t *testing.T) {
 		h.Close()
 	}
 
-	h := startJetStreamHub(t, dir)
-	s := open(t, connect(t, h), Config{})
+	h := fabrictest.StartHub(t, hub.Config{JetStream: true, StoreDir: dir})
+	s := open(t, fabrictest.Connect(t, h.ClientURL()), Config{})
 	ctx := ctxT(t)
 	got, res, err := s.Get(ctx, id)
 	if err != nil {
@@ -166,8 +167,8 @@ func TestPersistsAcrossClientsAndRestart(t *testing.T) {
 }
 
 func TestOpenWithoutJetStreamFallsBackToMemory(t *testing.T) {
-	h := startHub(t, hub.Config{})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	s := open(t, nc, Config{})
 	if s.Backend() != BackendMemory {
 		t.Fatalf("Backend = %q, want %q", s.Backend(), BackendMemory)
@@ -188,8 +189,8 @@ func TestOpenWithoutJetStreamFallsBackToMemory(t *testing.T) {
 }
 
 func TestOpenUpdatesBucket(t *testing.T) {
-	h := startJetStreamHub(t, "")
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{JetStream: true})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	ttl := func(s Store) time.Duration {
 		st, err := s.(*kvStore).kv.Status(ctxT(t))
 		if err != nil {
@@ -218,7 +219,8 @@ func TestOpenUpdatesBucket(t *testing.T) {
 }
 
 func TestJetStreamExpiry(t *testing.T) {
-	s := open(t, connect(t, startJetStreamHub(t, "")), Config{MaxAge: time.Second})
+	h := fabrictest.StartHub(t, hub.Config{JetStream: true})
+	s := open(t, fabrictest.Connect(t, h.ClientURL()), Config{MaxAge: time.Second})
 	ctx := ctxT(t)
 	id := wire.NewTaskID()
 	if err := s.Create(ctx, sampleRecord(id)); err != nil {
@@ -227,7 +229,7 @@ func TestJetStreamExpiry(t *testing.T) {
 	if err := s.PutResult(ctx, sampleResult(id)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "record and result expired", func() bool {
+	fabrictest.Eventually(t, 10*time.Second, "record and result expired", func() bool {
 		_, _, err := s.Get(ctx, id)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Get: %v", err)

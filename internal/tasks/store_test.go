@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -225,7 +226,7 @@ func TestWaitResultEndsWithContext(t *testing.T) {
 			// it; should an ordered-consumer reset under load have made a
 			// new one meanwhile, the server reaps that unwatched ephemeral
 			// after its 5 s inactivity threshold, hence the longer wait.
-			eventually(t, 15*time.Second, "watch consumer removed", func() bool { return !pending(t, s, id) })
+			fabrictest.Eventually(t, 15*time.Second, "watch consumer removed", func() bool { return !pending(t, s, id) })
 		}
 	})
 }
@@ -363,8 +364,8 @@ func TestRecordJSON(t *testing.T) {
 // takes 256 KiB messages.
 func TestPutResultTrimsToMaxPayload(t *testing.T) {
 	const maxPayload = 256 << 10
-	h := startHub(t, hub.Config{JetStream: true, StoreDir: t.TempDir(), MaxPayload: maxPayload})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{JetStream: true, StoreDir: t.TempDir(), MaxPayload: maxPayload})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	if nc.MaxPayload() != maxPayload {
 		t.Fatalf("MaxPayload = %d, want %d", nc.MaxPayload(), maxPayload)
 	}

@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // fuzzTaskSubject is the node's own task subject in FuzzTaskMessage.
@@ -74,9 +77,9 @@ func FuzzTaskMessage(f *testing.F) {
 		f.Add(seed.body, seed.contentType, seed.kind, seed.ackBy)
 	}
 
-	h := startHub(f)
-	startWorker(f, h, Config{Shell: "/bin/true", Check: harmless, Slots: 64, MaxTaskBytes: 64 << 10, DefaultTimeout: 10 * time.Second})
-	nc := connect(f, h)
+	h := fabrictest.StartHub(f, hub.Config{})
+	fabrictest.StartWorker(f, fabrictest.Connect(f, h.ClientURL()), worker.Config{Shell: "/bin/true", Check: harmless, Slots: 64, MaxTaskBytes: 64 << 10, DefaultTimeout: 10 * time.Second})
+	nc := fabrictest.Connect(f, h.ClientURL())
 	f.Fuzz(func(t *testing.T, body []byte, contentType, kind uint8, ackBy string) {
 		msg := nats.NewMsg(fuzzTaskSubject)
 		msg.Data = body

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -140,6 +139,10 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 	}, out)
 	res.ID, res.Node = task.ID, w.cfg.Name
 	w.log.Debug("task done", "id", task.ID, "exit", res.ExitCode, "error", res.Error, "duration", res.Duration.D())
+	// Off the running table before the result goes out: whoever acts on
+	// the result at once (a cancel, a look at the node's load) must find
+	// the task over.
+	w.release(j)
 	if reply != "" {
 		w.send(reply, format, res)
 	}
@@ -148,10 +151,19 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 	}
 }
 
-func (w *Worker) finish(j *job) {
+// release takes j off the running table, unless a task of the same id has
+// taken its place there since.
+func (w *Worker) release(j *job) {
 	w.mu.Lock()
-	delete(w.running, j.task.ID)
+	if w.running[j.task.ID] == j {
+		delete(w.running, j.task.ID)
+	}
 	w.mu.Unlock()
+}
+
+// finish ends j's bookkeeping once its run is over and its result sent
+// (run has released it from the running table already).
+func (w *Worker) finish(j *job) {
 	j.cancel(nil)
 	w.jobs.Done()
 	select {
@@ -173,20 +185,12 @@ func (w *Worker) outputLimit(task *wire.Task) int {
 	return limit
 }
 
-// dir resolves a task's working directory: "~" is the home directory and a
-// relative path is taken from the node's default directory.
+// dir resolves a task's working directory as the task contract says
+// (wire.WorkDir): "~" is the home directory and a relative path is taken
+// from the node's default directory.
 func (w *Worker) dir(cwd string) string {
-	switch {
-	case cwd == "":
-		return w.cfg.Dir
-	case cwd == "~" || strings.HasPrefix(cwd, "~/"):
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, cwd[1:])
-		}
-	case !filepath.IsAbs(cwd):
-		return filepath.Join(w.cfg.Dir, cwd)
-	}
-	return cwd
+	home, _ := os.UserHomeDir()
+	return wire.WorkDir(cwd, w.cfg.Dir, home)
 }
 
 // mismatch says why this node does not meet r, or "" if it does.

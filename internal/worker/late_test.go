@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"os"
@@ -7,16 +7,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // TestLateTaskRefused: a task read after its ack deadline (the node was
 // stopped with it in its connection, and the front end has sent it
 // elsewhere) is refused as late and never started; one read in time runs.
 func TestLateTaskRefused(t *testing.T) {
-	h := startHub(t)
-	w := startWorker(t, h, Config{})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	mark := filepath.Join(t.TempDir(), "ran")
 	offer := func(id string, by time.Time) wire.Ack {
 		t.Helper()
@@ -47,15 +50,11 @@ func TestLateTaskRefused(t *testing.T) {
 	if a := offer("timely", time.Now().Add(time.Minute)); a.Status != wire.AckAccepted {
 		t.Fatalf("timely task: ack %+v", a)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	fabrictest.Eventually(t, 10*time.Second, "the timely task's marker", func() bool {
 		b, _ := os.ReadFile(mark)
-		if string(b) == "timely\n" {
-			break
-		}
-		if time.Now().After(deadline) || strings.Contains(string(b), "late") {
+		if strings.Contains(string(b), "late") {
 			t.Fatalf("marker = %q, want the timely task alone", b)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return string(b) == "timely\n"
+	})
 }

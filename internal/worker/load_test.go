@@ -1,12 +1,14 @@
-package worker
+package worker_test
 
 import (
 	"runtime"
 	"testing"
+
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 func TestSystemLoadSample(t *testing.T) {
-	var s SystemLoad
+	var s worker.SystemLoad
 	s.Sample()
 	got := s.Sample()
 	if got.CPUs != runtime.NumCPU() {

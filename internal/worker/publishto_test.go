@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"strings"
@@ -7,7 +7,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // TestBadPublishSubjectRefused: a task naming a result or output subject
@@ -15,11 +18,11 @@ import (
 // bad request. Before, the node took it, published the result there, and the
 // server closed the node's connection.
 func TestBadPublishSubjectRefused(t *testing.T) {
-	h := startHub(t)
-	nodeNC := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	nodeNC := fabrictest.Connect(t, h.ClientURL())
 	dropped := make(chan struct{}, 8)
 	nodeNC.SetDisconnectErrHandler(func(*nats.Conn, error) { dropped <- struct{}{} })
-	w, err := New(nodeNC, Config{Name: "n1", OS: "linux", Arch: "amd64", NoDetect: true, HeartbeatInterval: -1})
+	w, err := worker.New(nodeNC, worker.Config{Name: "n1", OS: "linux", Arch: "amd64", NoDetect: true, HeartbeatInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +30,7 @@ func TestBadPublishSubjectRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	nc := connect(t, h)
+	nc := fabrictest.Connect(t, h.ClientURL())
 	long := strings.Repeat("x", 5000)
 	for _, task := range []*wire.Task{
 		{ID: "r", Command: "echo hi", ResultTo: long},

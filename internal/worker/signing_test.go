@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"strings"
@@ -7,8 +7,11 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // TestSignedTasksOnly: a node with trusted keys refuses unsigned, forged,
@@ -24,9 +27,9 @@ func TestSignedTasksOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startHub(t)
-	startWorker(t, h, Config{Verifier: v})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Verifier: v})
+	nc := fabrictest.Connect(t, h.ClientURL())
 
 	send := func(task *wire.Task) (wire.Ack, wire.Result) {
 		t.Helper()

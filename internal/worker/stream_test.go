@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"sync"
@@ -7,8 +7,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 )
 
 // TestStreamingWindowBoundsWhatIsInFlight: a front end that takes output
@@ -16,9 +19,9 @@ import (
 // chunk that crossed it); once it answers, the rest follows, in order.
 func TestStreamingWindowBoundsWhatIsInFlight(t *testing.T) {
 	const window = 256 << 10
-	h := startHub(t)
-	startWorker(t, h, Config{FlowWindow: window})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{FlowWindow: window})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	inbox := nc.NewRespInbox()
 	var (
 		mu      sync.Mutex
@@ -107,17 +110,11 @@ func TestDirectPathTurnsOn(t *testing.T) {
 	if err := runner.DirectCheck(runner.DefaultShell()); err != nil {
 		t.Skip(err)
 	}
-	h := startHub(t)
-	w := startWorker(t, h, Config{})
-	shellOnly := startWorker(t, h, Config{Name: "n2", ShellOnly: true})
-	deadline := time.Now().Add(DirectCheckDelay + 10*time.Second)
-	for !w.Direct() {
-		if time.Now().After(deadline) {
-			t.Fatal("direct path not on")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	shellOnly := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Name: "n2", ShellOnly: true})
+	fabrictest.Eventually(t, worker.DirectCheckDelay+10*time.Second, "the direct path on", w.Direct)
+	nc := fabrictest.Connect(t, h.ClientURL())
 	res := request(t, nc, "fabric.task.linux.amd64.any.n1", []byte("sh -c 'echo $0 $1' zero one"))
 	if res.ExitCode != 0 || res.Stdout != "zero one\n" {
 		t.Fatalf("result %+v", res)

@@ -20,8 +20,8 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nuid"
 
-	"github.com/fabric-run/fabric/internal/caps"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/shell"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
@@ -156,9 +156,9 @@ func New(nc *nats.Conn, cfg Config) (*Worker, error) {
 	}
 	var detected []string
 	if !cfg.NoDetect {
-		detected = caps.Detect(nil)
+		detected = shell.DetectCapabilities(nil)
 	}
-	all, err := caps.Merge(detected, cfg.Capabilities)
+	all, err := shell.MergeCapabilities(detected, cfg.Capabilities)
 	if err != nil {
 		return nil, fmt.Errorf("worker: capabilities: %w", err)
 	}

@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"context"
@@ -13,57 +13,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/wire"
+	"github.com/fabric-run/fabric/internal/worker"
 	"github.com/fabric-run/fabric/subjects"
 )
-
-func startHub(t testing.TB) *hub.Hub {
-	t.Helper()
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
-
-func connect(t testing.TB, h *hub.Hub) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(h.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
-func startWorker(t testing.TB, h *hub.Hub, cfg Config) *Worker {
-	t.Helper()
-	if cfg.Name == "" {
-		cfg.Name = "n1"
-	}
-	cfg.NoDetect = true
-	if cfg.OS == "" {
-		cfg.OS, cfg.Arch = "linux", "amd64"
-	}
-	if cfg.Load == nil {
-		cfg.Load = FixedLoad{CPUs: 4}
-	}
-	if cfg.HeartbeatInterval == 0 {
-		cfg.HeartbeatInterval = -1
-	}
-	w, err := New(connect(t, h), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	return w
-}
 
 func request(t *testing.T, nc *nats.Conn, subject string, data []byte) wire.Result {
 	t.Helper()
@@ -80,9 +36,9 @@ func request(t *testing.T, nc *nats.Conn, subject string, data []byte) wire.Resu
 
 // TestPlainAndJSONRequests is what `nats req fabric.task.linux.amd64.any 'uname -a'` does.
 func TestPlainAndJSONRequests(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	res := request(t, nc, "fabric.task.linux.amd64.any", []byte("echo hello; echo oops >&2; exit 4"))
 	if res.Stdout != "hello\n" || res.Stderr != "oops\n" || res.ExitCode != 4 || res.Node != "n1" || res.ID == "" {
 		t.Fatalf("plain result = %+v", res)
@@ -96,9 +52,9 @@ func TestPlainAndJSONRequests(t *testing.T) {
 // TestBadInput: each malformed message gets an error reply naming what is
 // wrong, and the node keeps serving.
 func TestBadInput(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{MaxTaskBytes: 1024})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{MaxTaskBytes: 1024})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	mp := func(b []byte) *nats.Msg {
 		m := nats.NewMsg("fabric.task.linux.amd64.any.n1")
 		m.Header.Set(wire.HeaderContentType, wire.ContentTypeMsgpack)
@@ -160,9 +116,9 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestBusyBeyondSlots(t *testing.T) {
-	h := startHub(t)
-	w := startWorker(t, h, Config{Slots: 1})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Slots: 1})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	inbox := nc.NewRespInbox()
 	sub, _ := nc.SubscribeSync(inbox)
 	task := &wire.Task{ID: "long", Command: "sleep 30"}
@@ -200,10 +156,42 @@ func TestBusyBeyondSlots(t *testing.T) {
 	}
 }
 
+// TestFinishedTaskIsNotRunning: once its result is out, a task is no
+// longer running on the node: not in its heartbeat, and a cancel for it is
+// refused. A front end acting on the result at once (cancelling, counting
+// the node's load) must never see the task still running.
+func TestFinishedTaskIsNotRunning(t *testing.T) {
+	h := fabrictest.StartHub(t, hub.Config{})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
+	inbox := nc.NewRespInbox()
+	sub, _ := nc.SubscribeSync(inbox)
+	for i := range 20 { // the window the result once came in was narrow
+		id := fmt.Sprintf("t%d", i)
+		msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: id, Command: "true", ResultTo: "results." + id})
+		msg.Reply = inbox
+		nc.PublishMsg(msg)
+		if res := nextResult(t, sub); res.ID != id || res.ExitCode != 0 {
+			t.Fatalf("result %+v", res)
+		}
+		if hb := w.Heartbeat(); hb.Running != 0 {
+			t.Fatalf("task %s: result out, heartbeat still counts %d running", id, hb.Running)
+		}
+		reply, err := nc.Request("fabric.cancel.n1", []byte(id), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ack wire.Ack
+		if err := json.Unmarshal(reply.Data, &ack); err != nil || ack.Status != wire.AckRejected || !strings.Contains(ack.Reason, "no task "+id) {
+			t.Fatalf("cancel of finished task %s: ack %s", id, reply.Data)
+		}
+	}
+}
+
 func TestCancelUnknownTask(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	reply, err := nc.Request("fabric.cancel.n1", []byte(`{"id":"nope"}`), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +203,9 @@ func TestCancelUnknownTask(t *testing.T) {
 }
 
 func TestPingAnswersJSONToPeopleAndMsgpackToFabric(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{Capabilities: []string{"gpu"}, Slots: 3})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{Capabilities: []string{"gpu"}, Slots: 3})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	reply, err := nc.Request("fabric.ping", nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -238,10 +226,10 @@ func TestPingAnswersJSONToPeopleAndMsgpackToFabric(t *testing.T) {
 }
 
 func TestHeartbeatLoopAndLeaving(t *testing.T) {
-	h := startHub(t)
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	sub, _ := nc.SubscribeSync("fabric.heartbeat.n1")
-	w := startWorker(t, h, Config{HeartbeatInterval: 50 * time.Millisecond})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{HeartbeatInterval: 50 * time.Millisecond})
 	for i := 0; i < 3; i++ {
 		var hb wire.Heartbeat
 		m, err := sub.NextMsg(5 * time.Second)
@@ -270,9 +258,9 @@ func TestHeartbeatLoopAndLeaving(t *testing.T) {
 // TestStreamingWithFlowControl: a front end that answers credit requests
 // late still receives every byte, in order.
 func TestStreamingWithFlowControl(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{FlowWindow: 64 << 10})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{FlowWindow: 64 << 10})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	inbox := nc.NewRespInbox()
 	var (
 		mu    sync.Mutex
@@ -326,8 +314,8 @@ func TestOutputLimitFitsMaxPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	startWorker(t, h, Config{})
-	nc := connect(t, h)
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	res := request(t, nc, "fabric.task.linux.amd64.any.n1", []byte("head -c 3000000 /dev/zero | tr '\\0' a; head -c 3000000 /dev/zero | tr '\\0' b >&2"))
 	if !res.StdoutTruncated || !res.StderrTruncated || res.StdoutBytes != 3000000 || len(res.Stdout) > 128<<10 {
 		t.Fatalf("result: truncated %v/%v, bytes %d, kept %d", res.StdoutTruncated, res.StderrTruncated, res.StdoutBytes, len(res.Stdout))
@@ -335,9 +323,9 @@ func TestOutputLimitFitsMaxPayload(t *testing.T) {
 }
 
 func TestDrainLetsRunningTaskFinish(t *testing.T) {
-	h := startHub(t)
-	w := startWorker(t, h, Config{})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	inbox := nc.NewRespInbox()
 	sub, _ := nc.SubscribeSync(inbox)
 	msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "t", Command: "sleep 0.5; echo finished"})
@@ -349,7 +337,7 @@ func TestDrainLetsRunningTaskFinish(t *testing.T) {
 	drained := make(chan error, 1)
 	go func() { drained <- w.Drain(context.Background()) }()
 	// While draining, new work is turned away.
-	waitFor(t, func() bool { return w.Heartbeat().State == wire.StateDraining })
+	fabrictest.Eventually(t, 10*time.Second, "the node draining", func() bool { return w.Heartbeat().State == wire.StateDraining })
 	m2, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "t2", Command: "true"})
 	if reply, err := nc.RequestMsg(m2, 5*time.Second); err == nil {
 		var a wire.Ack
@@ -367,9 +355,9 @@ func TestDrainLetsRunningTaskFinish(t *testing.T) {
 }
 
 func TestDrainGraceCancelsStragglers(t *testing.T) {
-	h := startHub(t)
-	w := startWorker(t, h, Config{DrainGrace: 200 * time.Millisecond})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	w := fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{DrainGrace: 200 * time.Millisecond})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	inbox := nc.NewRespInbox()
 	sub, _ := nc.SubscribeSync(inbox)
 	msg, _ := wire.NewMsg("fabric.task.linux.amd64.any.n1", &wire.Task{ID: "t", Command: "echo $$; sleep 300"})
@@ -384,7 +372,7 @@ func TestDrainGraceCancelsStragglers(t *testing.T) {
 	if res.Error != wire.ErrCancelled || !strings.Contains(res.Message, "shutting down") {
 		t.Fatalf("result = %+v", res)
 	}
-	waitFor(t, func() bool { return !runner.Alive(pid) })
+	fabrictest.Eventually(t, 10*time.Second, "the task's process gone", func() bool { return !runner.Alive(pid) })
 }
 
 // nextChunkPid reads output chunks until one holds a number: a pid.
@@ -411,46 +399,33 @@ func nextChunkPid(t *testing.T, sub *nats.Subscription) int {
 
 func nextAck(t *testing.T, sub *nats.Subscription) wire.Ack {
 	t.Helper()
-	for {
-		m, err := sub.NextMsg(10 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if wire.KindOf(m) == wire.KindAck {
-			var a wire.Ack
-			if err := wire.Decode(m, &a); err != nil {
-				t.Fatal(err)
-			}
-			return a
-		}
-	}
+	return nextOf[wire.Ack](t, sub, wire.KindAck, 10*time.Second)
 }
 
 func nextResult(t *testing.T, sub *nats.Subscription) wire.Result {
 	t.Helper()
+	return nextOf[wire.Result](t, sub, wire.KindResult, 30*time.Second)
+}
+
+// nextOf reads from sub, each message within limit, until a message of
+// kind comes, and returns it decoded.
+func nextOf[T any, P interface {
+	*T
+	wire.Message
+}](t *testing.T, sub *nats.Subscription, kind wire.Kind, limit time.Duration) T {
+	t.Helper()
 	for {
-		m, err := sub.NextMsg(30 * time.Second)
+		m, err := sub.NextMsg(limit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if wire.KindOf(m) == wire.KindResult {
-			var r wire.Result
-			if err := wire.Decode(m, &r); err != nil {
+		if wire.KindOf(m) == kind {
+			var v T
+			if err := wire.Decode(m, P(&v)); err != nil {
 				t.Fatal(err)
 			}
-			return r
+			return v
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -469,7 +444,7 @@ func TestReconnectsAndHeartbeatsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	w, err := New(nc, Config{Name: "n1", OS: "linux", Arch: "amd64", NoDetect: true, Load: FixedLoad{CPUs: 1}, HeartbeatInterval: time.Hour})
+	w, err := worker.New(nc, worker.Config{Name: "n1", OS: "linux", Arch: "amd64", NoDetect: true, Load: worker.FixedLoad{CPUs: 1}, HeartbeatInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +459,7 @@ func TestReconnectsAndHeartbeatsAgain(t *testing.T) {
 	}
 	defer h2.Close()
 	defer w.Close() // before the hub goes
-	watcher := connect(t, h2)
+	watcher := fabrictest.Connect(t, h2.ClientURL())
 	sub, _ := watcher.SubscribeSync("fabric.heartbeat.n1")
 	watcher.Flush()
 	gate.open()
@@ -536,9 +511,9 @@ func (g *gatedDialer) open() {
 // TestOutputToStreamsForFollowers: a task's output also goes, unflowed, to
 // its OutputTo subject, where any front end can follow it.
 func TestOutputToStreamsForFollowers(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	follow, _ := nc.SubscribeSync("fabric.output.t1")
 	nc.Flush()
 	res := request(t, nc, "fabric.task.linux.amd64.any.n1", []byte(`{"id":"t1","command":"echo one; echo two >&2","output_to":"fabric.output.t1"}`))
@@ -565,9 +540,9 @@ func TestOutputToStreamsForFollowers(t *testing.T) {
 // TestEarlyCancelStopsOnlyItsOffer: a front end that gave up on one offer of
 // a task cancels that offer; a later offer of the same task still runs.
 func TestEarlyCancelStopsOnlyItsOffer(t *testing.T) {
-	h := startHub(t)
-	startWorker(t, h, Config{})
-	nc := connect(t, h)
+	h := fabrictest.StartHub(t, hub.Config{})
+	fabrictest.StartWorker(t, fabrictest.Connect(t, h.ClientURL()), worker.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	cancel, _ := wire.NewMsg("fabric.cancel.n1", &wire.Cancel{ID: "t", Offer: "first"})
 	if reply, err := nc.RequestMsg(cancel, 5*time.Second); err != nil || !strings.Contains(string(reply.Data), "no task t") {
 		t.Fatalf("cancel before the task: %v", err)

@@ -1,75 +1,70 @@
-package guard
+package shell
 
 import (
 	"fmt"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
-
-	"github.com/fabric-run/fabric/internal/shparse"
 )
 
-// state is shared by every walker of one check.
+// state is shared by every walker of one walk.
 type state struct {
-	work    int      // budget left, see workBudget
-	refusal *Refusal // the first refusal; once set, walking stops
+	work int     // budget left, see WorkBudget
+	err  error   // the error that ended the walk; once set, walking stops
+	v    Visitor // what the walk reports to
+	opts Options
+	inv  Invocation // the event of each invocation in turn
 }
 
 // walker walks the syntax of one piece of shell code. Walkers of code nested
 // in it (bash -c strings) share its state and variables.
 type walker struct {
-	g      *Guard
 	st     *state
 	src    string            // the code walked, for fragments
 	depth  int               // how many strings deep the code is
-	remote bool              // the code runs in a container or on another host: policy lists do not apply
-	vars   map[string]values // variables assigned so far, see assign
-	cwd    values            // the working directory, when cd made it known
+	remote bool              // the code runs in a container or on another host
+	vars   map[string]Values // variables assigned so far, see assign
+	cwd    Values            // the working directory, when cd made it known
 	cond   int               // > 0 inside code that may not run (branches, loops, functions)
-	funcs  map[string]bool   // functions the code defines, in allow-list mode
-	pipeIn *values           // what the previous command of a pipeline writes, when it is shell code
+	funcs  map[string]bool   // functions the code defines, with Options.Funcs
+	pipeIn *Values           // what the previous command of a pipeline writes, when it is shell code
 }
 
-// newWalker returns the walker for a top-level check of src.
-func (g *Guard) newWalker(src string) *walker {
+// newWalker returns the walker for a top-level walk of src.
+func newWalker(src string, opts Options, v Visitor) *walker {
+	cwd := unknownValue
+	if opts.Cwd != nil {
+		cwd = Values{Alts: []Value{*opts.Cwd}}
+	}
 	return &walker{
-		g:    g,
-		st:   &state{work: workBudget},
+		st:   &state{work: WorkBudget, v: v, opts: opts},
 		src:  src,
-		vars: map[string]values{},
-		cwd:  unknownValue,
+		vars: map[string]Values{},
+		cwd:  cwd,
 	}
 }
 
-// stopped reports whether a refusal ended the check.
-func (w *walker) stopped() bool { return w.st.refusal != nil }
+// stopped reports whether an error ended the walk.
+func (w *walker) stopped() bool { return w.st.err != nil }
 
-// spend takes n from the work budget and refuses once it is gone.
+// fail ends the walk with err, unless it has already ended.
+func (w *walker) fail(err error) {
+	if w.st.err == nil {
+		w.st.err = err
+	}
+}
+
+// tooComplex ends the walk with an error wrapping ErrTooComplex.
+func (w *walker) tooComplex(reason, fragment string) {
+	w.fail(&Error{Err: ErrTooComplex, Reason: reason, Fragment: fragment})
+}
+
+// spend takes n from the work budget and ends the walk once it is gone.
 func (w *walker) spend(n int) {
 	w.st.work -= n
-	if w.st.work < 0 && w.st.refusal == nil {
-		w.st.refusal = &Refusal{Rule: RuleComplexity, Reason: "the command is too large or expands too much to check"}
+	if w.st.work < 0 {
+		w.tooComplex("the command is too large or expands too much to check", "")
 	}
-}
-
-// refuse records a refusal of the command c (nil: no fragment).
-func (w *walker) refuse(c *call, rule, reason string) {
-	if w.st.refusal != nil {
-		return
-	}
-	frag := ""
-	if c != nil {
-		frag = c.fragment(w)
-	}
-	w.st.refusal = &Refusal{Rule: rule, Reason: reason, Fragment: shorten(frag)}
-}
-
-// refuseAt records a refusal whose fragment is the code of node n.
-func (w *walker) refuseAt(n syntax.Node, rule, reason string) {
-	if w.st.refusal != nil {
-		return
-	}
-	w.st.refusal = &Refusal{Rule: rule, Reason: reason, Fragment: shorten(w.text(n))}
 }
 
 // text returns the source of node n.
@@ -85,7 +80,7 @@ func (w *walker) text(n syntax.Node) string {
 	return b.String()
 }
 
-// Shell language variants the guard parses.
+// Shell language variants the walk parses.
 const (
 	langBash = syntax.LangBash
 	langZsh  = syntax.LangZsh
@@ -94,7 +89,7 @@ const (
 
 // run parses src as shell code and walks it. c is the command that runs the
 // code (nil at the top level); when lenient, code that does not parse is
-// ignored instead of refused (it may not be code at all).
+// ignored instead of failing the walk (it may not be code at all).
 func (w *walker) run(src string, lang syntax.LangVariant, c *call, lenient bool) {
 	if w.stopped() {
 		return
@@ -103,18 +98,18 @@ func (w *walker) run(src string, lang syntax.LangVariant, c *call, lenient bool)
 	if w.stopped() {
 		return
 	}
-	if err := shparse.Bound(src); err != nil {
-		w.st.refusal = &Refusal{Rule: RuleComplexity, Reason: strings.TrimPrefix(err.Error(), shparse.ErrTooComplex.Error()+": "), Fragment: shorten(src)}
+	if err := Bound(src); err != nil {
+		w.tooComplex(strings.TrimPrefix(err.Error(), ErrTooComplex.Error()+": "), src)
 		return
 	}
 	f, err := syntax.NewParser(syntax.Variant(lang)).Parse(strings.NewReader(src), "")
 	if err != nil {
 		if !lenient {
-			w.st.refusal = &Refusal{Rule: RuleParse, Reason: err.Error(), Fragment: shorten(src)}
+			w.fail(&Error{Err: ErrParse, Reason: err.Error(), Fragment: src})
 		}
 		return
 	}
-	if w.g.allow != nil {
+	if w.st.opts.Funcs {
 		w.funcs = definedFuncs(f)
 	}
 	w.stmts(f.Stmts)
@@ -126,11 +121,11 @@ func (w *walker) nested(src string, lang syntax.LangVariant, c *call, lenient bo
 	if w.stopped() {
 		return
 	}
-	if w.depth+1 > maxDepth {
-		w.refuse(c, RuleComplexity, fmt.Sprintf("shell code nested more than %d deep", maxDepth))
+	if w.depth+1 > MaxDepth {
+		w.tooComplex(fmt.Sprintf("shell code nested more than %d deep", MaxDepth), c.fragment(w))
 		return
 	}
-	child := &walker{g: w.g, st: w.st, src: src, depth: w.depth + 1, remote: w.remote, vars: w.vars, cwd: w.cwd}
+	child := &walker{st: w.st, src: src, depth: w.depth + 1, remote: w.remote, vars: w.vars, cwd: w.cwd}
 	child.run(src, lang, c, lenient)
 }
 
@@ -189,7 +184,7 @@ func (w *walker) stmt(s *syntax.Stmt) {
 }
 
 // command walks the command of statement s.
-func (w *walker) command(s *syntax.Stmt, pipeIn *values) {
+func (w *walker) command(s *syntax.Stmt, pipeIn *Values) {
 	switch c := s.Cmd.(type) {
 	case *syntax.CallExpr:
 		for _, a := range c.Assigns {
@@ -290,7 +285,7 @@ func (w *walker) forClause(c *syntax.ForClause) {
 	w.branch(func() {
 		switch l := c.Loop.(type) {
 		case *syntax.WordIter:
-			var v values
+			var v Values
 			if l.InPos.IsValid() || len(l.Items) > 0 {
 				for _, item := range l.Items {
 					w.words(item)
@@ -299,7 +294,7 @@ func (w *walker) forClause(c *syntax.ForClause) {
 			} else {
 				v = unknownValue // for x; do: the positional parameters
 			}
-			w.assign(l.Name.Value, v)
+			w.assignLoop(l.Name.Value, v)
 		default:
 			w.words(l)
 		}
@@ -307,16 +302,24 @@ func (w *walker) forClause(c *syntax.ForClause) {
 	})
 }
 
-// funcDecl checks a function for a fork bomb and walks its body, which may
-// run whether or not the code calls it.
+// funcDecl reports a function definition and walks its body, which may run
+// whether or not the code calls it.
 func (w *walker) funcDecl(fd *syntax.FuncDecl) {
-	for _, name := range funcNames(fd) {
-		if selfSpawns(fd.Body, name.Value) {
-			w.refuseAt(fd, RuleForkBomb, fmt.Sprintf("function %q calls itself in a pipeline, in the background or in a subshell", name.Value))
-			return
-		}
+	w.visit(w.st.v.Func(&Func{decl: fd, site: site{w: w, node: fd}}))
+	if w.stopped() {
+		return
 	}
 	w.branch(func() { w.stmt(fd.Body) })
+}
+
+// onlyLit reports whether word is made of literal parts alone.
+func onlyLit(word *syntax.Word) bool {
+	for _, p := range word.Parts {
+		if _, ok := p.(*syntax.Lit); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // words walks node for the code inside it: command and process
@@ -325,8 +328,8 @@ func (w *walker) words(node syntax.Node) {
 	if node == nil || w.stopped() {
 		return
 	}
-	if word, ok := node.(*syntax.Word); ok && word == nil {
-		return
+	if word, ok := node.(*syntax.Word); ok && (word == nil || onlyLit(word)) {
+		return // nothing inside to run
 	}
 	syntax.Walk(node, func(n syntax.Node) bool {
 		if w.stopped() {

@@ -1,4 +1,4 @@
-package guard
+package shell
 
 import "mvdan.cc/sh/v3/syntax"
 
@@ -7,7 +7,7 @@ import "mvdan.cc/sh/v3/syntax"
 // subshell or a command or process substitution. Each call then starts more
 // of itself, without end: a fork bomb (:(){ :|:& };:). Plain recursion only
 // deepens one shell's stack and is left alone, as are bombs through other
-// functions (f calls g calls f): the guard catches the accident and the
+// functions (f calls g calls f): the check catches the accident and the
 // classic, not every way to exhaust processes.
 func selfSpawns(body *syntax.Stmt, name string) bool {
 	found := false
@@ -35,7 +35,7 @@ func selfSpawns(body *syntax.Stmt, name string) bool {
 		case *syntax.Subshell, *syntax.CmdSubst, *syntax.ProcSubst:
 			add = 1
 		case *syntax.FuncDecl:
-			return false // judged on its own; walking it here too is quadratic in nesting
+			return false // reported on its own; walking it here too is quadratic in nesting
 		case *syntax.CallExpr:
 			if spawning > 0 && len(n.Args) > 0 {
 				if s, ok := staticLit(n.Args[0]); ok && s == name {

@@ -1,7 +1,6 @@
-package guard
+package shell
 
 import (
-	"fmt"
 	"path"
 	"strings"
 
@@ -9,30 +8,31 @@ import (
 )
 
 // arg is one argument of a command: a shell word, or a literal string in argv
-// mode and where the guard substitutes a value (find's {}).
+// mode and where the walk substitutes a value (find's {}).
 type arg struct {
-	word  *syntax.Word
-	fixed *values // the value when there is no word
-	vals  *values // cached fields
-	code  *values // cached text, see evalMode
+	word    *syntax.Word
+	vals    Values  // cached fields, when hasVals
+	code    *Values // cached text, see evalMode
+	hasVals bool    // vals is known
+
 }
 
-// literalArg is an argument whose value is exactly s.
-func literalArg(s string) *arg {
-	v := one(s)
-	return &arg{fixed: &v}
-}
+// fixedArg is an argument whose values are v, with no word.
+func fixedArg(v Values) *arg { return &arg{vals: v, hasVals: true} }
 
-// call is one command the shell runs, with what the guard needs to judge it.
+// call is one command the shell runs, with what the walk needs to follow it.
 type call struct {
 	args  []*arg
 	node  syntax.Node // the command's code, for the fragment; nil in argv mode
 	frag  string      // the fragment in argv mode
-	stdin *values     // shell code on its standard input (heredoc, herestring, echo ... |)
+	stdin *Values     // shell code on its standard input (heredoc, herestring, echo ... |)
 }
 
-// fragment returns the code of the command.
+// fragment returns the code of the command; "" for none.
 func (c *call) fragment(w *walker) string {
+	if c == nil {
+		return ""
+	}
 	if c.node != nil {
 		return w.text(c.node)
 	}
@@ -40,23 +40,19 @@ func (c *call) fragment(w *walker) string {
 }
 
 // val returns the values of an argument as the program receives them.
-func (w *walker) val(a *arg) values {
-	if a.fixed != nil {
-		return *a.fixed
+func (w *walker) val(a *arg) Values {
+	if !a.hasVals {
+		a.vals, a.hasVals = w.fields(a.word, evalMode{}), true
 	}
-	if a.vals == nil {
-		v := w.fields(a.word, evalMode{})
-		a.vals = &v
-	}
-	return *a.vals
+	return a.vals
 }
 
 // code returns the values of an argument the program runs as shell code:
-// parts the guard cannot see become a placeholder the nested walk treats as
+// parts the walk cannot see become a placeholder the nested walk treats as
 // unknown.
-func (w *walker) code(a *arg) values {
-	if a.fixed != nil {
-		return *a.fixed
+func (w *walker) code(a *arg) Values {
+	if a.word == nil {
+		return a.vals // a fixed value
 	}
 	if a.code == nil {
 		v := w.eval(a.word, evalMode{text: true})
@@ -66,10 +62,10 @@ func (w *walker) code(a *arg) values {
 }
 
 // lit returns an argument's value when it is a single known literal.
-func (w *walker) lit(a *arg) (string, bool) { return w.val(a).literal() }
+func (w *walker) lit(a *arg) (string, bool) { return w.val(a).Literal() }
 
 // joinCode returns the values of args joined by sep, as code.
-func (w *walker) joinCode(args []*arg, sep string) values {
+func (w *walker) joinCode(args []*arg, sep string) Values {
 	b := w.builder(evalMode{text: true})
 	for i, a := range args {
 		if i > 0 {
@@ -83,8 +79,8 @@ func (w *walker) joinCode(args []*arg, sep string) values {
 	return b.values()
 }
 
-// callExpr judges a simple command.
-func (w *walker) callExpr(s *syntax.Stmt, ce *syntax.CallExpr, pipeIn *values) {
+// callExpr walks a simple command.
+func (w *walker) callExpr(s *syntax.Stmt, ce *syntax.CallExpr, pipeIn *Values) {
 	for _, a := range ce.Assigns {
 		w.assignNode(a)
 	}
@@ -92,31 +88,35 @@ func (w *walker) callExpr(s *syntax.Stmt, ce *syntax.CallExpr, pipeIn *values) {
 		return
 	}
 	c := &call{node: ce, args: make([]*arg, len(ce.Args)), stdin: w.stdinOf(s.Redirs, pipeIn)}
+	block := make([]arg, len(ce.Args))
 	for i, word := range ce.Args {
-		c.args[i] = &arg{word: word}
+		block[i].word = word
+		c.args[i] = &block[i]
 	}
 	w.invoke(c, c.args)
 }
 
-// invoke judges args as a program and its arguments, run by command c.
+// invoke walks args as a program and its arguments, run by command c.
 func (w *walker) invoke(c *call, args []*arg) {
 	if len(args) == 0 || w.stopped() {
 		return
 	}
 	pv := w.val(args[0])
-	if pv.overflow {
-		w.refuse(c, RuleComplexity, "too many possible program names")
+	if pv.Overflow {
+		w.tooComplex("too many possible program names", c.fragment(w))
 		return
 	}
-	if (pv.unknown || len(pv.alts) == 0) && w.g.allow != nil && !w.remote {
-		w.refuse(c, RuleAllowList, "program name is not a literal")
-		return
+	if pv.Unknown || len(pv.Alts) == 0 {
+		w.visit(w.st.v.Invoke(w.invocation(c, "", args)))
 	}
-	if pv.unknown || len(pv.alts) == 0 {
-		w.unknownProgram(c, args)
+	if word := args[0].word; word != nil && expandsToWords(word) {
+		w.splitProgram(c, word, args[1:])
 	}
-	for _, v := range pv.alts {
-		name := v.s
+	for _, v := range pv.Alts {
+		if w.stopped() {
+			return
+		}
+		name := v.S
 		if strings.Contains(name, "/") {
 			name = path.Base(name)
 		}
@@ -124,15 +124,49 @@ func (w *walker) invoke(c *call, args []*arg) {
 			continue // an empty command runs nothing, nor does a directory
 		}
 		w.program(c, name, args)
+	}
+}
+
+// splitProgram walks a command line held in a variable ($RM /usr with
+// RM="rm -rf", "${cmd[@]}"): each value of the program word that splits into
+// several words is a program and its first arguments, before the rest.
+func (w *walker) splitProgram(c *call, word *syntax.Word, rest []*arg) {
+	for _, alt := range w.eval(word, evalMode{}).Alts {
+		fs := strings.Fields(alt.S)
+		if len(fs) < 2 || alt.Home {
+			continue
+		}
+		args := make([]*arg, 0, len(fs)+len(rest))
+		for _, f := range fs {
+			args = append(args, fixedArg(one(f)))
+		}
+		w.invoke(c, append(args, rest...))
 		if w.stopped() {
 			return
 		}
 	}
 }
 
-// program judges the program name run with args (args[0] is its own word).
+// invocation returns the event of running name (args[0] is its own word).
+// Events are valid only during the visitor's call: the walk reuses one.
+func (w *walker) invocation(c *call, name string, args []*arg) *Invocation {
+	_, wrapper := wrappers[name]
+	inv := &w.st.inv
+	*inv = Invocation{
+		Name:    name,
+		Args:    args,
+		Remote:  w.remote,
+		Wrapper: wrapper,
+		Func:    w.funcs[name],
+		site:    site{w: w, node: c.node, frag: c.frag},
+	}
+	return inv
+}
+
+// program reports the program name run with args (args[0] is its own
+// word), then walks what it runs in turn.
 func (w *walker) program(c *call, name string, args []*arg) {
-	w.checkPolicy(c, name)
+	w.visit(w.st.v.Invoke(w.invocation(c, name, args)))
 	if w.stopped() {
 		return
 	}
@@ -168,21 +202,19 @@ func (w *walker) program(c *call, name string, args []*arg) {
 		w.cd(args)
 	case "popd":
 		w.cwd = unknownValue
-	default:
-		w.rules(c, name, args)
 	}
 }
 
 // runCode walks every value v may take as shell code run by c.
-func (w *walker) runCode(c *call, v values, lang syntax.LangVariant, lenient bool) {
-	if v.overflow {
-		w.refuse(c, RuleComplexity, "too many possible values for shell code")
+func (w *walker) runCode(c *call, v Values, lang syntax.LangVariant, lenient bool) {
+	if v.Overflow {
+		w.tooComplex("too many possible values for shell code", c.fragment(w))
 		return
 	}
-	for _, alt := range v.alts {
-		src := alt.s
-		if alt.home {
-			src = "~" + alt.s
+	for _, alt := range v.Alts {
+		src := alt.S
+		if alt.Home {
+			src = "~" + alt.S
 		}
 		w.nested(src, lang, c, lenient)
 		if w.stopped() {
@@ -193,7 +225,7 @@ func (w *walker) runCode(c *call, v values, lang syntax.LangVariant, lenient boo
 
 // stdinOf returns the shell code a command reads on its standard input: a
 // heredoc, a herestring or what the previous command of its pipeline prints.
-func (w *walker) stdinOf(redirs []*syntax.Redirect, pipeIn *values) *values {
+func (w *walker) stdinOf(redirs []*syntax.Redirect, pipeIn *Values) *Values {
 	in := pipeIn
 	for _, r := range redirs {
 		if r.N != nil && r.N.Value != "0" {
@@ -207,14 +239,14 @@ func (w *walker) stdinOf(redirs []*syntax.Redirect, pipeIn *values) *values {
 			v := w.concat(w.eval(r.Word, evalMode{text: true}), one("\n"))
 			in = &v
 		case syntax.RdrIn, syntax.RdrInOut, syntax.DplIn:
-			in = nil // a file or descriptor the guard cannot read
+			in = nil // a file or descriptor the walk cannot read
 		}
 	}
 	return in
 }
 
 // heredoc returns the body of a heredoc.
-func (w *walker) heredoc(r *syntax.Redirect) values {
+func (w *walker) heredoc(r *syntax.Redirect) Values {
 	if r.Hdoc == nil {
 		return one("")
 	}
@@ -233,7 +265,7 @@ func (w *walker) heredoc(r *syntax.Redirect) values {
 
 // pipeText returns the shell code statement s prints, when it is echo, printf
 // or cat of a heredoc feeding a pipeline.
-func (w *walker) pipeText(s *syntax.Stmt) *values {
+func (w *walker) pipeText(s *syntax.Stmt) *Values {
 	ce, ok := s.Cmd.(*syntax.CallExpr)
 	if !ok || len(ce.Args) == 0 || w.stopped() {
 		return nil
@@ -243,7 +275,7 @@ func (w *walker) pipeText(s *syntax.Stmt) *values {
 		args[i] = &arg{word: word}
 	}
 	name, _ := w.lit(args[0])
-	var v values
+	var v Values
 	switch path.Base(name) {
 	case "echo":
 		rest := args[1:]
@@ -275,29 +307,16 @@ func (w *walker) pipeText(s *syntax.Stmt) *values {
 }
 
 // decodeCode applies echo -e and printf escapes to every value of v.
-func (w *walker) decodeCode(v values) values {
-	alts := make([]value, len(v.alts))
-	for i, a := range v.alts {
-		alts[i] = value{s: ansiC(a.s), home: a.home}
+func (w *walker) decodeCode(v Values) Values {
+	alts := make([]Value, len(v.Alts))
+	for i, a := range v.Alts {
+		alts[i] = Value{S: ansiC(a.S), Home: a.Home}
 	}
-	v.alts = alts
+	v.Alts = alts
 	return v
 }
 
-// unknownProgram judges a command whose program name the guard cannot see:
-// it refuses what would be a recursive forced delete of a protected directory
-// were the program rm ($CMD -rf /).
-func (w *walker) unknownProgram(c *call, args []*arg) {
-	o := w.scanRm(args)
-	if !o.recursive || !o.force {
-		return
-	}
-	if v, ok := w.protectedTarget(c, o.targets); ok {
-		w.refuse(c, RuleRmRoot, fmt.Sprintf("recursive forced delete of %q by a program whose name is not a literal", v.display()))
-	}
-}
-
-// redirect judges a redirection of statement s.
+// redirect reports a redirection of statement s that writes to a path.
 func (w *walker) redirect(s *syntax.Stmt, r *syntax.Redirect) {
 	switch r.Op {
 	case syntax.RdrOut, syntax.AppOut, syntax.RdrClob, syntax.AppClob, syntax.RdrAll,
@@ -306,17 +325,8 @@ func (w *walker) redirect(s *syntax.Stmt, r *syntax.Redirect) {
 		return
 	}
 	v := w.eval(r.Word, evalMode{})
-	if d, ok := v.literal(); r.Op == syntax.DplOut && ok && (d == "-" || strings.Trim(d, "0123456789") == "") {
+	if d, ok := v.Literal(); r.Op == syntax.DplOut && ok && (d == "-" || strings.Trim(d, "0123456789") == "") {
 		return // >&2, >&-: a descriptor
 	}
-	if v.overflow {
-		w.refuseAt(s, RuleComplexity, "too many possible redirection targets")
-		return
-	}
-	for _, alt := range v.alts {
-		if rule, reason := w.writeTarget(alt); rule != "" {
-			w.refuseAt(s, rule, reason)
-			return
-		}
-	}
+	w.visit(w.st.v.Write(&Write{Target: v, site: site{w: w, node: s}}))
 }

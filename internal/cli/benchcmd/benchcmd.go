@@ -1,4 +1,9 @@
-package cli
+// Package benchcmd is the `fabric bench` command: the benchmark's face on
+// the command line. cmd/fabric adds it to cli.Run; it is a package of its
+// own so that the fabric-node program, built from the same cli package,
+// links neither the benchmark nor the loopback sshd its SSH scenarios
+// launch.
+package benchcmd
 
 import (
 	"errors"
@@ -11,9 +16,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/bench"
+	"github.com/fabric-run/fabric/internal/cli"
 )
 
-func (a *app) benchCommand() *cobra.Command {
+// Command is `fabric bench` (with its hidden `probe` subcommand), for
+// cli.Run.
+func Command(env cli.Env) *cobra.Command {
 	var (
 		short   bool
 		asJSON  bool
@@ -39,28 +47,29 @@ run takes a few minutes; --short runs every scenario small, in seconds.`,
 			if profile != "" {
 				stop, err := startCPUProfile(profile)
 				if err != nil {
-					return &exitError{code: ExitError, err: err}
+					return err
 				}
 				defer stop()
 			}
 			exe, err := os.Executable()
 			if err != nil {
-				return &exitError{code: ExitError, err: fmt.Errorf("bench: find this program: %w", err)}
+				return fmt.Errorf("bench: find this program: %w", err)
 			}
-			rep, err := bench.Run(cmd.Context(), bench.Config{Short: short, Only: only, Exe: exe, Progress: a.io.Stderr, Logger: a.logger()})
+			stdio := env.IO()
+			rep, err := bench.Run(cmd.Context(), bench.Config{Short: short, Only: only, Exe: exe, Progress: stdio.Stderr, Logger: env.Logger()})
 			if err != nil {
-				return &exitError{code: ExitError, err: err}
+				return err
 			}
 			if asJSON {
-				err = bench.WriteJSON(a.io.Stdout, rep)
+				err = bench.WriteJSON(stdio.Stdout, rep)
 			} else {
-				err = bench.WriteTable(a.io.Stdout, rep)
+				err = bench.WriteTable(stdio.Stdout, rep)
 			}
 			if err != nil {
-				return &exitError{code: ExitError, err: err}
+				return err
 			}
 			if rep.Errored() {
-				return &exitError{code: ExitError, err: errors.New("bench: some scenarios failed to run (see the table)")}
+				return errors.New("bench: some scenarios failed to run (see the table)")
 			}
 			return nil
 		},
@@ -70,7 +79,7 @@ run takes a few minutes; --short runs every scenario small, in seconds.`,
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	f.StringSliceVar(&only, "only", nil, "run only these scenarios (numbers or names, comma-separated)")
 	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile of this process (hub and front end) to `file`")
-	cmd.AddCommand(a.benchProbeCommand())
+	cmd.AddCommand(probeCommand(env))
 	return cmd
 }
 
@@ -90,9 +99,9 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-// benchProbeCommand is what `fabric bench` starts as separate processes to
+// probeCommand is what `fabric bench` starts as separate processes to
 // measure them apart from itself; not for people.
-func (a *app) benchProbeCommand() *cobra.Command {
+func probeCommand(env cli.Env) *cobra.Command {
 	var cfg bench.ProbeConfig
 	cmd := &cobra.Command{
 		Use:    "probe registry|publish|idle-frontend",
@@ -100,23 +109,22 @@ func (a *app) benchProbeCommand() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
+			ctx, stdout := cmd.Context(), env.IO().Stdout
 			switch args[0] {
 			case "registry":
-				cfg.Server = strings.Join(a.settings.Servers, ",") // --server
-				return bench.ProbeRegistry(ctx, cfg, a.io.Stdout)
+				cfg.Server = strings.Join(env.Servers(), ",") // --server
+				return bench.ProbeRegistry(ctx, cfg, stdout)
 			case "publish":
-				cfg.Server = strings.Join(a.settings.Servers, ",")
-				return bench.ProbePublish(ctx, cfg, a.io.Stdout)
+				cfg.Server = strings.Join(env.Servers(), ",")
+				return bench.ProbePublish(ctx, cfg, stdout)
 			case "idle-frontend":
 				// What `fabric run` starts: embedded hub, local node, front end.
-				a.settings.Servers = nil
-				s, err := a.openSession(ctx, a.logger(), modeOneShot)
+				stop, err := env.StartOneShot(ctx)
 				if err != nil {
 					return err
 				}
-				defer s.close()
-				fmt.Fprintln(a.io.Stdout, "ready")
+				defer stop()
+				fmt.Fprintln(stdout, "ready")
 				<-ctx.Done()
 				return nil
 			}

@@ -1,7 +1,4 @@
-// Package shparse parses shell code for fabric's readers of commands (the
-// router's requirement inference, the command guard), bounded so that no
-// command arriving from the bus can crash the process reading it.
-package shparse
+package shell
 
 import (
 	"errors"

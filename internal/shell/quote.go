@@ -1,4 +1,4 @@
-package guard
+package shell
 
 import (
 	"strconv"
@@ -129,38 +129,24 @@ func hexDigits(s string, width int) int {
 	return n
 }
 
-// shellJoin renders argv as a shell command line, quoting where needed.
-func shellJoin(argv []string) string {
+// Join renders argv as a shell command line, quoting where needed.
+func Join(argv []string) string {
 	var b strings.Builder
 	for i, s := range argv {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(shellQuote(s))
+		b.WriteString(Quote(s))
 	}
 	return b.String()
 }
 
-// shellQuote quotes s for a shell if it needs it.
-func shellQuote(s string) string {
+// Quote quotes s for a shell if it needs it.
+func Quote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%^", r))
 	}) < 0 {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// shorten makes a fragment fit in a refusal: one line, at most maxFragment bytes.
-func shorten(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.ReplaceAll(s, "\n", `\n`)
-	if len(s) <= maxFragment {
-		return s
-	}
-	cut := maxFragment
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }

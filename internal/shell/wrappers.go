@@ -1,4 +1,4 @@
-package guard
+package shell
 
 import (
 	"path"
@@ -20,8 +20,8 @@ type wrapper struct {
 	operands int      // operands before the program (timeout's duration)
 }
 
-// wrappers are the programs the guard looks through. The wrapper itself is
-// also an invoked program, subject to the node's allow and deny lists.
+// wrappers are the programs the walk looks through, with the options each
+// really takes. The wrapper itself is also an invoked program.
 var wrappers = map[string]wrapper{
 	"sudo": {value: "CDgpRrTtUu", stop: "elvKV", assigns: true,
 		long: []string{"chdir", "chroot", "close-from", "command-timeout", "group", "host", "other-user", "prompt", "role", "type", "user"}},
@@ -50,7 +50,7 @@ var wrappers = map[string]wrapper{
 	"strace":     {value: "abeEIoOpPsSuUX"},
 }
 
-// shells are the programs that run shell code, with the language the guard
+// shells are the programs that run shell code, with the language the walk
 // parses it as.
 var shells = map[string]syntax.LangVariant{
 	"sh": langBash, "bash": langBash, "rbash": langBash, "dash": langBash, "ash": langBash,
@@ -61,21 +61,16 @@ var shells = map[string]syntax.LangVariant{
 // isAssignment reports whether s is NAME=value.
 func isAssignment(s string) bool {
 	name, _, ok := strings.Cut(s, "=")
-	if !ok || name == "" || name[0] >= '0' && name[0] <= '9' {
-		return false
-	}
-	return strings.IndexFunc(name, func(r rune) bool {
-		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) < 0
+	return ok && isName(name)
 }
 
-// unwrap judges the program a wrapper runs.
+// unwrap walks the program a wrapper runs.
 func (w *walker) unwrap(c *call, name string, spec wrapper, args []*arg) {
 	i := 1
 	for i < len(args) && !w.stopped() {
 		s, ok := w.lit(args[i])
 		if !ok {
-			// An option, or the program itself: judge it as both.
+			// An option, or the program itself: take it as both.
 			w.invoke(c, args[i:])
 			i++
 			continue
@@ -129,7 +124,7 @@ func (w *walker) unwrap(c *call, name string, spec wrapper, args []*arg) {
 	}
 }
 
-// splitString judges env -S: its value (attached when inline, else the next
+// splitString walks env -S: its value (attached when inline, else the next
 // argument) is a command line, followed by the remaining arguments.
 func (w *walker) splitString(c *call, val string, inline bool, rest []*arg) {
 	code := one(val)
@@ -147,9 +142,9 @@ func (w *walker) splitString(c *call, val string, inline bool, rest []*arg) {
 
 // skipOptions returns the index of the first operand in args at or after i.
 // Options end at "--" (skipped), at a word not starting with '-', and at a
-// word the guard cannot see. value lists the short options that take a
+// word the walk cannot see. value lists the short options that take a
 // value, long the long ones.
-func (w *walker) skipOptions(args []*arg, i int, value string, long ...string) int {
+func (w *walker) skipOptions(args []*arg, i int, Value string, long ...string) int {
 	for i < len(args) {
 		s, ok := w.lit(args[i])
 		if !ok || len(s) < 2 || s[0] != '-' {
@@ -167,7 +162,7 @@ func (w *walker) skipOptions(args []*arg, i int, value string, long ...string) i
 			continue
 		}
 		for j := 1; j < len(s); j++ {
-			if strings.IndexByte(value, s[j]) >= 0 {
+			if strings.IndexByte(Value, s[j]) >= 0 {
 				if j == len(s)-1 {
 					i++
 				}
@@ -178,7 +173,7 @@ func (w *walker) skipOptions(args []*arg, i int, value string, long ...string) i
 	return i
 }
 
-// shell judges a shell: the code of -c, or the code on its standard input.
+// shell walks a shell: the code of -c, or the code on its standard input.
 // A script file is the node's own business.
 func (w *walker) shell(c *call, lang syntax.LangVariant, args []*arg) {
 	cFlag, sFlag := false, false
@@ -220,14 +215,25 @@ options:
 		if i < len(args) {
 			w.runCode(c, w.code(args[i]), lang, false)
 		}
-	case i < len(args) && !sFlag:
-		// bash script.sh
+	case i < len(args) && !sFlag && !w.readsStdin(args[i]):
+		// bash script.sh: a file the walk does not read
 	case c.stdin != nil:
 		w.runCode(c, *c.stdin, lang, false)
 	}
 }
 
-// trap judges the code trap installs: trap 'code' SIGNAL...
+// stdinFiles are the paths through which a program reads its own standard
+// input.
+var stdinFiles = set("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+
+// readsStdin reports whether a shell's script operand is its standard input
+// (bash /dev/stdin <<< 'code').
+func (w *walker) readsStdin(script *arg) bool {
+	s, ok := w.lit(script)
+	return ok && stdinFiles[path.Clean(s)]
+}
+
+// trap walks the code trap installs: trap 'code' SIGNAL...
 func (w *walker) trap(c *call, args []*arg) {
 	i := w.skipOptions(args, 1, "")
 	if i+1 >= len(args) {
@@ -239,19 +245,19 @@ func (w *walker) trap(c *call, args []*arg) {
 	w.runCode(c, w.code(args[i]), langBash, true)
 }
 
-// alias judges the code of alias name='code' definitions, in case the shell
+// alias walks the code of alias name='code' definitions, in case the shell
 // expands aliases.
 func (w *walker) alias(c *call, args []*arg) {
 	for _, a := range args[1:] {
-		for _, v := range w.code(a).alts {
-			if _, body, ok := strings.Cut(v.s, "="); ok && !v.home {
+		for _, v := range w.code(a).Alts {
+			if _, body, ok := strings.Cut(v.S, "="); ok && !v.Home {
 				w.nested(body, langBash, c, true)
 			}
 		}
 	}
 }
 
-// su judges su -c 'code' and runuser -u user -- program ...
+// su walks su -c 'code' and runuser -u user -- program ...
 func (w *walker) su(c *call, name string, args []*arg) {
 	user := false
 	for i := 1; i < len(args) && !w.stopped(); i++ {
@@ -303,7 +309,7 @@ func (w *walker) su(c *call, name string, args []*arg) {
 	}
 }
 
-// flock judges flock [options] file (-c 'code' | program ...).
+// flock walks flock [options] file (-c 'code' | program ...).
 func (w *walker) flock(c *call, args []*arg) {
 	i := w.skipOptions(args, 1, "wE", "timeout", "conflict-exit-code")
 	for j := 1; j < i; j++ {
@@ -326,7 +332,7 @@ func (w *walker) flock(c *call, args []*arg) {
 	}
 }
 
-// watch judges the command watch runs, joined and given to sh -c.
+// watch walks the command watch runs, joined and given to sh -c.
 func (w *walker) watch(c *call, args []*arg) {
 	i := w.skipOptions(args, 1, "nq", "interval", "equexit")
 	if i < len(args) {
@@ -334,7 +340,7 @@ func (w *walker) watch(c *call, args []*arg) {
 	}
 }
 
-// ssh judges the command ssh runs on the remote host: its words joined and
+// ssh walks the command ssh runs on the remote host: its words joined and
 // given to the remote shell, or the code on its standard input.
 func (w *walker) ssh(c *call, args []*arg) {
 	i := w.skipOptions(args, 1, "BbcDEeFIiJLlmOoPpQRSWw") + 1 // after the destination
@@ -347,8 +353,8 @@ func (w *walker) ssh(c *call, args []*arg) {
 	}
 }
 
-// container judges docker run/exec, podman, kubectl exec and the like: any
-// argument naming a program the guard has rules for is judged, with the
+// container walks docker run/exec, podman, kubectl exec and the like: any
+// argument naming a program the visitor has rules for (Options.Rules) is taken, with the
 // arguments after it, as a command run in the container. Containers share the
 // host's kernel, devices and, through mounts, its files, and deleting a
 // container's "/" has no use: refusing it is cheap.
@@ -362,20 +368,20 @@ func (w *walker) container(c *call, args []*arg) {
 		name := path.Base(s)
 		_, wrap := wrappers[name]
 		_, sh := shells[name]
-		if wrap || sh || name == "eval" || name == "find" || ruleFor(name) != nil {
+		if wrap || sh || name == "eval" || name == "find" || (w.st.opts.Rules != nil && w.st.opts.Rules(name)) {
 			r.invoke(c, args[i:])
 		}
 	}
 }
 
 // remoteWalker returns a walker for code that runs in a container or on
-// another host: same check, no node policy, none of this shell's variables
-// or directory.
+// another host: the same walk, with none of this shell's variables or
+// directory.
 func (w *walker) remoteWalker() *walker {
-	return &walker{g: w.g, st: w.st, src: w.src, depth: w.depth, remote: true, vars: map[string]values{}, cwd: unknownValue}
+	return &walker{st: w.st, src: w.src, depth: w.depth, remote: true, vars: map[string]Values{}, cwd: unknownValue}
 }
 
-// cd follows the working directory, to judge relative paths after it.
+// cd follows the working directory, to resolve relative paths after it.
 func (w *walker) cd(args []*arg) {
 	i := w.skipOptions(args, 1, "")
 	if i >= len(args) {
@@ -383,19 +389,19 @@ func (w *walker) cd(args []*arg) {
 		return
 	}
 	v := w.val(args[i])
-	if s, ok := v.literal(); ok && s == "-" {
+	if s, ok := v.Literal(); ok && s == "-" {
 		w.cwd = unknownValue
 		return
 	}
-	cwd := values{unknown: v.unknown, overflow: v.overflow}
-	for _, alt := range v.alts {
+	cwd := Values{Unknown: v.Unknown, Overflow: v.Overflow}
+	for _, alt := range v.Alts {
 		r := w.resolve(alt)
 		if len(r) == 0 {
-			cwd.unknown = true
+			cwd.Unknown = true
 		}
-		cwd.alts = append(cwd.alts, r...)
+		cwd.Alts = append(cwd.Alts, r...)
 	}
-	if len(cwd.alts) > maxVarAlts {
+	if len(cwd.Alts) > maxVarAlts {
 		cwd = unknownValue
 	}
 	w.cwd = cwd
@@ -403,13 +409,13 @@ func (w *walker) cd(args []*arg) {
 
 // resolve returns the absolute (or home-relative) paths p may name, given the
 // working directory; none when p is relative and the directory unknown.
-func (w *walker) resolve(p value) []value {
-	if p.home || strings.HasPrefix(p.s, "/") {
-		return []value{p}
+func (w *walker) resolve(p Value) []Value {
+	if p.Home || strings.HasPrefix(p.S, "/") {
+		return []Value{p}
 	}
-	out := make([]value, 0, len(w.cwd.alts))
-	for _, d := range w.cwd.alts {
-		out = append(out, value{s: strings.TrimSuffix(d.s, "/") + "/" + p.s, home: d.home})
+	out := make([]Value, 0, len(w.cwd.Alts))
+	for _, d := range w.cwd.Alts {
+		out = append(out, Value{S: strings.TrimSuffix(d.S, "/") + "/" + p.S, Home: d.Home})
 	}
 	return out
 }

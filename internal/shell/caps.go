@@ -1,7 +1,8 @@
-// Package caps knows which programs stand for which node capabilities: a
-// node detects its capabilities from the programs on its PATH, and the router
-// infers what a command needs from the programs it invokes, with one table.
-package caps
+package shell
+
+// Which programs stand for which node capabilities: a node detects its
+// capabilities from the programs on its PATH, and the router infers what a
+// command needs from the programs it invokes, with one table.
 
 import (
 	"maps"
@@ -12,8 +13,8 @@ import (
 	"github.com/fabric-run/fabric/subjects"
 )
 
-// programs maps a program name to the capability it provides.
-var programs = map[string]string{
+// capPrograms maps a program name to the capability it provides.
+var capPrograms = map[string]string{
 	"docker":      "docker",
 	"podman":      "podman",
 	"kubectl":     "kubectl",
@@ -62,7 +63,7 @@ var programs = map[string]string{
 // first found wins.
 var detectors = func() map[string][]string {
 	m := map[string][]string{}
-	for prog, c := range programs {
+	for prog, c := range capPrograms {
 		m[c] = append(m[c], prog)
 	}
 	for _, progs := range m {
@@ -71,25 +72,25 @@ var detectors = func() map[string][]string {
 	return m
 }()
 
-// ForProgram returns the capability that program (a name or a path) needs,
+// Capability returns the capability that program (a name or a path) needs,
 // if it is one fabric knows.
-func ForProgram(program string) (string, bool) {
+func Capability(program string) (string, bool) {
 	if i := strings.LastIndexByte(program, '/'); i >= 0 {
 		program = program[i+1:]
 	}
-	c, ok := programs[program]
+	c, ok := capPrograms[program]
 	return c, ok
 }
 
-// Known returns every capability fabric detects, sorted.
-func Known() []string { return slices.Sorted(maps.Keys(detectors)) }
+// Capabilities returns every capability fabric detects, sorted.
+func Capabilities() []string { return slices.Sorted(maps.Keys(detectors)) }
 
 // LookPathFunc finds a program; exec.LookPath is the real one.
 type LookPathFunc func(file string) (string, error)
 
-// Detect returns the capabilities whose programs lookPath finds (nil means
-// exec.LookPath), sorted.
-func Detect(lookPath LookPathFunc) []string {
+// DetectCapabilities returns the capabilities whose programs lookPath finds
+// (nil means exec.LookPath), sorted.
+func DetectCapabilities(lookPath LookPathFunc) []string {
 	if lookPath == nil {
 		lookPath = exec.LookPath
 	}
@@ -106,10 +107,10 @@ func Detect(lookPath LookPathFunc) []string {
 	return out
 }
 
-// Merge normalises, deduplicates and sorts capability lists, always
-// including subjects.AnyCapability. It fails on a name that is not a valid
-// token.
-func Merge(lists ...[]string) ([]string, error) {
+// MergeCapabilities normalises, deduplicates and sorts capability lists,
+// always including subjects.AnyCapability. It fails on a name that is not a
+// valid token.
+func MergeCapabilities(lists ...[]string) ([]string, error) {
 	seen := map[string]bool{subjects.AnyCapability: true}
 	out := []string{subjects.AnyCapability}
 	for _, l := range lists {
@@ -128,5 +129,6 @@ func Merge(lists ...[]string) ([]string, error) {
 	return out, nil
 }
 
-// Programs returns every program fabric looks for, sorted.
-func Programs() []string { return slices.Sorted(maps.Keys(programs)) }
+// CapabilityPrograms returns every program fabric looks for to detect
+// capabilities, sorted.
+func CapabilityPrograms() []string { return slices.Sorted(maps.Keys(capPrograms)) }
