@@ -17,8 +17,8 @@ import (
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/registry"
-	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/tasks"
+	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 	"github.com/fabric-run/fabric/subjects"
 )
@@ -123,31 +123,29 @@ func TestRolesAreEnoughForTheWholeFabric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fe, err := frontend.New(feNC, frontend.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fe.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fe.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := fe.Registry().WaitFor(ctx, func(ns []registry.Node) bool { return len(ns) == 1 }); err != nil {
-		t.Fatal("node not seen")
-	}
 	store, err := tasks.Open(ctx, feNC, tasks.Config{})
 	if err != nil || store.Backend() != tasks.BackendJetStream {
 		t.Fatalf("store %v %v", store, err)
 	}
 	defer store.Close()
-	svc, _ := taskrun.New(fe, taskrun.Config{Store: store})
+	svc, err := frontend.New(feNC, frontend.Config{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer svc.Close()
-	st, err := svc.Run(ctx, frontend.Request{Command: "head -c 300000 /dev/zero | tr '\\0' x; echo; echo done"}, nil)
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.WaitNodes(ctx, func(ns []registry.Node) bool { return len(ns) == 1 }); err != nil {
+		t.Fatal("node not seen")
+	}
+	st, err := svc.Run(ctx, frontend.Request{Task: wire.Task{Command: "head -c 300000 /dev/zero | tr '\\0' x; echo; echo done"}}, nil)
 	if err != nil || st.State != tasks.StateDone || st.Result.StdoutBytes != 300006 {
 		t.Fatalf("run: %+v %v", st, err)
 	}
-	// The node published the result to the records itself too (ResultTo).
+	// The node published the result to the records itself (ResultTo).
 	_, res, err := store.Get(ctx, st.Record.ID)
 	if err != nil || res == nil || !strings.HasSuffix(res.Stdout, "done\n") {
 		t.Fatalf("recorded result: %v %v", res, err)

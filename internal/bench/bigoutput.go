@@ -10,7 +10,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/bench/procstat"
 	"github.com/fabric-run/fabric/internal/capture"
-	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/wire"
@@ -104,7 +103,7 @@ func runBigOutput(ctx context.Context, e *env) ([]Result, error) {
 	mib := float64(size) / (1 << 20)
 	fr, pr := mib/fabTook.Seconds(), mib/pipeTook.Seconds()
 	r := ratioOf(fr, pr)
-	limit := int64(runner.DefaultOutputLimit)
+	limit := int64(wire.DefaultOutputLimit)
 	budget := limit + bigMemSlack
 	nodeGrew := nodeAfter.PeakRSS - nodeBefore.RSS
 	feGrew := selfAfter.PeakRSS - selfBefore.RSS
@@ -142,15 +141,15 @@ func perMiB(cpu time.Duration, mib float64) string {
 
 // streamThrough runs command through the fabric, reading its output away,
 // and checks that all want bytes arrived.
-func streamThrough(ctx context.Context, fe *frontend.Frontend, command string, want int64) (time.Duration, error) {
+func streamThrough(ctx context.Context, fe *frontend.Service, command string, want int64) (time.Duration, error) {
 	var got int64
-	hooks := frontend.Hooks{Hooks: dispatch.Hooks{OnOutput: func(s wire.Stream, p []byte) {
+	count := func(s wire.Stream, p []byte) {
 		if s == wire.Stdout {
 			got += int64(len(p))
 		}
-	}}}
+	}
 	start := time.Now()
-	out, err := fe.Run(ctx, frontend.Request{Command: command, Timeout: 10 * time.Minute}, hooks)
+	out, err := fe.Run(ctx, frontend.Request{Task: wire.Task{Command: command, Timeout: wire.Duration(10 * time.Minute)}}, count)
 	took := time.Since(start)
 	if err != nil {
 		return 0, fmt.Errorf("fabric run %q: %w", command, err)

@@ -31,7 +31,7 @@ type cluster struct {
 	conns   []*nats.Conn
 	workers []*worker.Worker
 	procs   []*child
-	fe      *frontend.Frontend
+	fe      *frontend.Service
 	closers []func() // run first by close, last added first
 }
 
@@ -50,7 +50,7 @@ func (e *env) newCluster() (*cluster, error) {
 
 // oneNode starts a cluster of one in-process node ("bench", 4 slots) and a
 // front end that knows it. The caller closes the cluster.
-func (e *env) oneNode(ctx context.Context) (*cluster, *frontend.Frontend, error) {
+func (e *env) oneNode(ctx context.Context) (*cluster, *frontend.Service, error) {
 	c, err := e.newCluster()
 	if err != nil {
 		return nil, nil, err
@@ -106,8 +106,9 @@ func (c *cluster) spawnNode(ctx context.Context, name string, args ...string) (*
 	return p, nil
 }
 
-// startFrontend starts a front end and waits until it sees n ready nodes.
-func (c *cluster) startFrontend(ctx context.Context, n int) (*frontend.Frontend, error) {
+// startFrontend starts a front end (records in memory) and waits until it
+// sees n ready nodes.
+func (c *cluster) startFrontend(ctx context.Context, n int) (*frontend.Service, error) {
 	nc, err := c.connect("fabric")
 	if err != nil {
 		return nil, err
@@ -120,17 +121,17 @@ func (c *cluster) startFrontend(ctx context.Context, n int) (*frontend.Frontend,
 	if err := fe.Start(ctx); err != nil {
 		return nil, err
 	}
-	if err := waitReady(ctx, fe.Registry(), n); err != nil {
+	if err := waitReady(ctx, fe, n); err != nil {
 		return nil, err
 	}
 	return fe, nil
 }
 
-// waitReady waits until reg has n ready nodes.
-func waitReady(ctx context.Context, reg *registry.Registry, n int) error {
+// waitReady waits until fe sees n ready nodes.
+func waitReady(ctx context.Context, fe *frontend.Service, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	err := reg.WaitFor(ctx, func(ns []registry.Node) bool { return countReady(ns) >= n })
+	err := fe.WaitNodes(ctx, func(ns []registry.Node) bool { return countReady(ns) >= n })
 	if err != nil {
 		return fmt.Errorf("waiting for %d ready nodes: %w", n, err)
 	}

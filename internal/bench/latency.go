@@ -11,6 +11,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
@@ -127,8 +128,8 @@ func waitDirect(ctx context.Context, w *worker.Worker) bool {
 }
 
 // runTrue runs command through the fabric and checks it exited 0.
-func runTrue(ctx context.Context, fe *frontend.Frontend, command string) error {
-	out, err := fe.Run(ctx, frontend.Request{Command: command}, frontend.Hooks{})
+func runTrue(ctx context.Context, fe *frontend.Service, command string) error {
+	out, err := fe.Run(ctx, frontend.Request{Task: wire.Task{Command: command}}, nil)
 	if err != nil {
 		return fmt.Errorf("fabric run %q: %w", command, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/bench/procstat"
 	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/wire"
 )
 
 // ProbeConfig configures the front-end probe of the scale scenario, a
@@ -77,7 +78,7 @@ func ProbeRegistry(ctx context.Context, cfg ProbeConfig, out io.Writer) error {
 	if err := fe.Start(ctx); err != nil {
 		return fmt.Errorf("probe: %w", err)
 	}
-	if err := waitReady(ctx, fe.Registry(), cfg.Nodes); err != nil {
+	if err := waitReady(ctx, fe, cfg.Nodes); err != nil {
 		return fmt.Errorf("probe: %w", err)
 	}
 	if err := sleep(ctx, cfg.Settle); err != nil {
@@ -105,7 +106,7 @@ func ProbeRegistry(ctx context.Context, cfg ProbeConfig, out io.Writer) error {
 		CPUPercent:   100 * (u1.CPU - u0.CPU).Seconds() / took.Seconds(),
 		RSS:          u1.RSS,
 		PeakRSS:      u1.PeakRSS,
-		Ready:        countReady(fe.Registry().Snapshot()),
+		Ready:        countReady(fe.Nodes(ctx)),
 	}
 	wall, cpu, err := timeRouting(fe, cfg.Samples)
 	if err != nil {
@@ -121,10 +122,10 @@ func ProbeRegistry(ctx context.Context, cfg ProbeConfig, out io.Writer) error {
 
 // timeRouting times n routing decisions (Plan: the same decision Run makes,
 // without running) in wall time and in the CPU time of the thread.
-func timeRouting(fe *frontend.Frontend, n int) (wall, cpu []time.Duration, err error) {
+func timeRouting(fe *frontend.Service, n int) (wall, cpu []time.Duration, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	req := frontend.Request{Command: "make -j8", Batch: true}
+	req := frontend.Request{Task: wire.Task{Command: "make -j8"}, Batch: true}
 	for range n {
 		c0, cerr := procstat.ThreadCPU()
 		start := time.Now()

@@ -89,7 +89,7 @@ func runScale(ctx context.Context, e *env) ([]Result, error) {
 			Notes: fmt.Sprintf("RSS at the end %.1f MiB", procstat.MiB(p.RSS))},
 		{Measure: fmt.Sprintf("routing decision over %d live nodes", n), P50: time.Duration(p.RouteP50), P99: time.Duration(p.RouteP99),
 			Target: fmt.Sprintf("p99 ≤ %s", scaleRouteTarget), Status: verdict(time.Duration(p.RouteP99) <= scaleRouteTarget),
-			Notes: fmt.Sprintf("%d decisions (front end Plan: inference + RouteTable) while heartbeats stream in; thread CPU p50 %s, p99 %s (wall time includes being descheduled)",
+			Notes: fmt.Sprintf("%d decisions (front end Plan: inference + the router's scan of the node table) while heartbeats stream in; thread CPU p50 %s, p99 %s (wall time includes being descheduled)",
 				e.sizes.routeSamples, dur(time.Duration(p.RouteCPUP50)), dur(time.Duration(p.RouteCPUP99)))},
 	}, nil
 }

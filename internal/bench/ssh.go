@@ -17,7 +17,6 @@ import (
 	"github.com/fabric-run/fabric/internal/inventory"
 	"github.com/fabric-run/fabric/internal/sshd"
 	"github.com/fabric-run/fabric/internal/sshexec"
-	"github.com/fabric-run/fabric/internal/sshnodes"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -109,23 +108,18 @@ func (b *sshBench) bare() (func() error, func(), error) {
 
 // sshFrontend is a front end whose only node is the sshd, over the pooled
 // SSH path.
-func (b *sshBench) frontend(ctx context.Context, c *cluster) (*frontend.Frontend, error) {
+func (b *sshBench) frontend(ctx context.Context, c *cluster) (*frontend.Service, error) {
 	cfg := sshexec.DefaultConfig()
 	cfg.KnownHostsFile = b.knownHosts
 	cfg.IdentityFiles = []string{b.srv.ClientKey}
 	cfg.AgentSocket = ""
-	ssh, err := sshnodes.New(sshnodes.Config{Nodes: []inventory.Node{{
-		Name: "sshbox", Host: "127.0.0.1", Port: b.srv.Port, User: b.user, OS: "linux", Arch: "amd64", Slots: 4,
-	}}, SSH: cfg})
-	if err != nil {
-		return nil, err
-	}
-	c.onClose(func() { ssh.Close() })
 	nc, err := c.connect("fabric (ssh)")
 	if err != nil {
 		return nil, err
 	}
-	fe, err := frontend.New(nc, frontend.Config{SSH: ssh, NoSync: true, Logger: c.e.log})
+	fe, err := frontend.New(nc, frontend.Config{SSHNodes: []inventory.Node{{
+		Name: "sshbox", Host: "127.0.0.1", Port: b.srv.Port, User: b.user, OS: "linux", Arch: "amd64", Slots: 4,
+	}}, SSH: cfg, NoSync: true, Logger: c.e.log})
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +131,8 @@ func (b *sshBench) frontend(ctx context.Context, c *cluster) (*frontend.Frontend
 }
 
 // runOn runs `true` on node through fe.
-func runOn(ctx context.Context, fe *frontend.Frontend, node string) error {
-	out, err := fe.Run(ctx, frontend.Request{Command: "true", Requires: wire.Requirements{Node: node}}, frontend.Hooks{})
+func runOn(ctx context.Context, fe *frontend.Service, node string) error {
+	out, err := fe.Run(ctx, frontend.Request{Task: wire.Task{Command: "true", Requires: wire.Requirements{Node: node}}}, nil)
 	if err != nil {
 		return fmt.Errorf("fabric run on %s: %w", node, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/runner"
+	"github.com/fabric-run/fabric/internal/wire"
 )
 
 // throughputTarget is the issue's: the fabric does at least this fraction of
@@ -22,7 +23,7 @@ const throughputTarget = 0.85
 // throughputNodes is how many nodes the batch spreads over.
 const throughputNodes = 4
 
-// runThroughput is scenario 4: a batch (parallel_execute, frontend.RunBatch)
+// runThroughput is scenario 4: a batch (parallel_execute: Service.Batch)
 // of `true` over four `fabric node` processes, against a plain Go loop
 // running the same command in the node's shell locally with the same total
 // concurrency (the nodes' slots together).
@@ -91,28 +92,32 @@ func runThroughput(ctx context.Context, e *env) ([]Result, error) {
 	}}, nil
 }
 
-// batch runs n `true` with RunBatch, conc at once, and returns the time and
-// the sum of the commands' own durations on their nodes.
-func batch(ctx context.Context, fe *frontend.Frontend, n, conc int) (took, ran time.Duration, err error) {
+// batch runs n `true` as one batch (Service.Batch, as parallel_execute
+// does), conc at once, and returns the time and the sum of the commands'
+// own durations on their nodes.
+func batch(ctx context.Context, fe *frontend.Service, n, conc int) (took, ran time.Duration, err error) {
 	reqs := make([]frontend.Request, n)
 	for i := range reqs {
-		reqs[i] = frontend.Request{Command: "true"}
+		reqs[i] = frontend.Request{Task: wire.Task{Command: "true"}}
 	}
 	start := time.Now()
-	items := fe.RunBatch(ctx, reqs, conc, false, nil)
+	sts, err := fe.Batch(ctx, reqs, frontend.BatchOptions{MaxParallel: conc, Budget: batchBudget})
 	took = time.Since(start)
-	for i, it := range items {
-		if it.Err != nil {
-			return 0, 0, fmt.Errorf("batch task %d: %w", i, it.Err)
-		}
-		r := it.Outcome.Result
+	if err != nil {
+		return 0, 0, fmt.Errorf("batch: %w", err)
+	}
+	for i, st := range sts {
+		r := st.Result
 		if !r.Succeeded() {
-			return 0, 0, fmt.Errorf("batch task %d: %+v", i, r)
+			return 0, 0, fmt.Errorf("batch task %d: %s %s %+v", i, st.State, st.Record.Message, r)
 		}
 		ran += r.Duration.D()
 	}
 	return took, ran, nil
 }
+
+// batchBudget bounds a batch's wait: far more than it takes.
+const batchBudget = 10 * time.Minute
 
 // local runs `shell -c true` n times, conc at once, and returns the time.
 func local(ctx context.Context, shell string, n, conc int) (time.Duration, error) {

@@ -69,7 +69,7 @@ func (a *app) printStreams(stdout, stderr, which string) {
 // followLogs prints a running task's output chunks as its node streams them
 // to the task's output subject, until its result is recorded.
 func (a *app) followLogs(ctx context.Context, s *session, id, which string) error {
-	subj, err := s.fe.Subjects().Output(id)
+	subj, err := a.settings.subjects.Output(id)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}

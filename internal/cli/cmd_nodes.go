@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/subjects"
 )
 
@@ -31,17 +31,21 @@ it was last heard from (heartbeat, or SSH probe).`,
 				return &exitError{code: ExitError, err: err}
 			}
 			defer s.close()
-			nodes := s.fe.Nodes(cmd.Context())
+			nodes, local := s.svc.Nodes(cmd.Context()), s.svc.Local()
 			if asJSON {
+				views := make([]nodeJSON, len(nodes))
+				for i := range nodes {
+					views[i] = nodeView(&nodes[i], local)
+				}
 				return writeJSON(a.io.Stdout, map[string]any{
-					"server": s.servers, "local_node": s.fe.Local(), "records": s.store.Backend(), "nodes": nodes,
+					"server": s.servers, "local_node": local, "records": s.store.Backend(), "nodes": views,
 				})
 			}
 			if len(nodes) == 0 {
 				fmt.Fprintf(a.io.Stderr, "fabric: no nodes answered on %s (is a node running? start one with `fabric node --server URL`)\n", s.servers)
 				return nil
 			}
-			printNodes(a.io.Stdout, nodes)
+			printNodes(a.io.Stdout, nodes, local)
 			return nil
 		},
 	}
@@ -49,26 +53,61 @@ it was last heard from (heartbeat, or SSH probe).`,
 	return cmd
 }
 
-func printNodes(w io.Writer, nodes []frontend.NodeInfo) {
+// nodeJSON is a node as `fabric nodes --json` prints it.
+type nodeJSON struct {
+	ID           string     `json:"id"`
+	Hostname     string     `json:"hostname,omitempty"`
+	OS           string     `json:"os"`
+	Arch         string     `json:"arch"`
+	Capabilities []string   `json:"capabilities"`
+	CPUPercent   float64    `json:"cpu_percent"`
+	MemPercent   float64    `json:"mem_percent"`
+	Load         [3]float64 `json:"load"`
+	CPUs         int        `json:"cpus"`
+	Running      int        `json:"running"`
+	Slots        int        `json:"slots"`
+	// State is ready, draining, leaving, stale (workers) or unreachable (SSH).
+	State string `json:"state"`
+	// Via is "nats" for a worker, "ssh" for an SSH-only machine.
+	Via string `json:"via"`
+	// LastSeen is the last heartbeat, or for SSH the last probe.
+	LastSeen time.Time `json:"last_seen"`
+	// Reason says why an SSH node is unreachable.
+	Reason  string `json:"reason,omitempty"`
+	Version string `json:"version,omitempty"`
+	Local   bool   `json:"local,omitempty"`
+}
+
+// nodeView renders a node of the registry; local is this machine's node.
+func nodeView(n *registry.Node, local string) nodeJSON {
+	return nodeJSON{
+		ID: n.Node, Hostname: n.Hostname, OS: n.OS, Arch: n.Arch, Capabilities: n.Capabilities,
+		CPUPercent: n.CPUPercent, MemPercent: n.MemPercent, Load: [3]float64{n.Load1, n.Load5, n.Load15},
+		CPUs: n.CPUs, Running: n.Running, Slots: n.Slots, State: string(n.Health), Via: n.Via,
+		LastSeen: n.Seen, Reason: n.Reason, Version: n.Version, Local: n.Node == local,
+	}
+}
+
+func printNodes(w io.Writer, nodes []registry.Node, local string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tVIA\tOS/ARCH\tCPU%\tMEM%\tLOAD\tRUN/SLOTS\tSTATE\tSEEN\tCAPABILITIES")
-	local := false
+	hasLocal := false
 	var unreachable []string
 	for _, n := range nodes {
-		id := n.ID
-		if n.Local {
+		id := n.Node
+		if n.Node == local {
 			id += " *"
-			local = true
+			hasLocal = true
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%.0f\t%.0f\t%.2f\t%d/%d\t%s\t%s\t%s\n",
-			id, n.Via, orDash(n.OS), orDash(n.Arch), n.CPUPercent, n.MemPercent, n.Load[0], n.Running, n.Slots, n.State,
-			ago(n.LastSeen), strings.Join(subjects.WithoutAny(n.Capabilities), ","))
+			id, n.Via, orDash(n.OS), orDash(n.Arch), n.CPUPercent, n.MemPercent, n.Load1, n.Running, n.Slots, n.Health,
+			ago(n.Seen), strings.Join(subjects.WithoutAny(n.Capabilities), ","))
 		if n.Reason != "" {
-			unreachable = append(unreachable, n.ID+": "+n.Reason)
+			unreachable = append(unreachable, n.Node+": "+n.Reason)
 		}
 	}
 	tw.Flush()
-	if local {
+	if hasLocal {
 		fmt.Fprintln(w, "* this machine's node")
 	}
 	for _, u := range unreachable {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/router"
-	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -106,11 +105,13 @@ process: it works on a fresh machine with nothing else running.
 			}
 			defer s.close()
 			r := frontend.Request{
-				Command:  commandLine(args),
-				Cwd:      cwd,
-				Timeout:  timeout,
-				Requires: req.requirements(),
-				NoWait:   noWait,
+				Task: wire.Task{
+					Command:  commandLine(args),
+					Cwd:      cwd,
+					Timeout:  wire.Duration(timeout),
+					Requires: req.requirements(),
+				},
+				NoWait: noWait,
 			}
 			return a.runOne(cmd.Context(), s, r, asJSON, explain)
 		},
@@ -138,11 +139,11 @@ func (a *app) runOne(ctx context.Context, s *session, r frontend.Request, asJSON
 			}
 		}
 	}
-	var opts []taskrun.RunOption
+	var opts []frontend.RunOption
 	if s.node == nil {
 		// The record lives on the hub: say the id at once, so another
 		// fabric can follow the task even if this one is killed.
-		opts = append(opts, taskrun.OnAccepted(func(id, node string) {
+		opts = append(opts, frontend.OnAccepted(func(id, node string) {
 			fmt.Fprintf(stderr, "fabric: task %s accepted by %s\n", id, node)
 		}))
 	}
@@ -202,7 +203,7 @@ func explainNotRun(err error, s *session) error {
 }
 
 // summary is the one-line account of a run for stderr.
-func summary(st *taskrun.Status) string {
+func summary(st *frontend.Status) string {
 	r := st.Result
 	d := r.Duration.D().Round(time.Millisecond)
 	var b strings.Builder
@@ -238,7 +239,7 @@ type report struct {
 	Result *wire.Result `json:"result,omitempty"`
 }
 
-func runReport(st *taskrun.Status, err error) report {
+func runReport(st *frontend.Status, err error) report {
 	r := report{}
 	if st != nil {
 		r.ID, r.State, r.Node, r.Reason, r.Result = st.Record.ID, string(st.State), st.Record.Node, st.Record.Reason, st.Result

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/capture"
-	"github.com/fabric-run/fabric/internal/taskrun"
+	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -37,7 +37,7 @@ task's exit code (124 timeout, 125 did not run or lost, 130 cancelled).`,
 				return &exitError{code: ExitError, err: err}
 			}
 			defer s.close()
-			var st *taskrun.Status
+			var st *frontend.Status
 			if wait {
 				st, err = s.svc.Wait(cmd.Context(), args[0], nil, forever)
 			} else {
@@ -65,7 +65,7 @@ task's exit code (124 timeout, 125 did not run or lost, 130 cancelled).`,
 }
 
 // stateExitCode is the exit code of `status --wait`.
-func stateExitCode(st *taskrun.Status) int {
+func stateExitCode(st *frontend.Status) int {
 	if st.Result != nil {
 		return exitCode(st.Result)
 	}
@@ -88,7 +88,7 @@ type statusJSON struct {
 	Error  string       `json:"error,omitempty"`
 }
 
-func statusReport(st *taskrun.Status, err error) statusJSON {
+func statusReport(st *frontend.Status, err error) statusJSON {
 	out := statusJSON{ID: st.Record.ID, State: st.State, Note: st.Note, Record: st.Record, Result: st.Result}
 	if err != nil {
 		out.Error = err.Error()
@@ -99,7 +99,7 @@ func statusReport(st *taskrun.Status, err error) statusJSON {
 // headTailLines is how many lines of each stream `status` shows.
 const headTailLines = 10
 
-func printStatus(w io.Writer, st *taskrun.Status) {
+func printStatus(w io.Writer, st *frontend.Status) {
 	r := st.Record
 	fmt.Fprintf(w, "task     %s\nstate    %s\n", r.ID, st.State)
 	if st.Note != "" {

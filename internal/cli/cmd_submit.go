@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/wire"
 )
 
 func (a *app) submitCommand() *cobra.Command {
@@ -42,8 +43,12 @@ must outlive this process.
 			defer s.close()
 			// This process leaves once the task is placed: only workers,
 			// which record their own results, may take it (not SSH nodes).
-			r := frontend.Request{Command: commandLine(args), Cwd: cwd, Timeout: timeout, Requires: req.requirements(), Unattended: true}
-			st, err := s.svc.Submit(cmd.Context(), r, true)
+			r := frontend.Request{
+				Task:       wire.Task{Command: commandLine(args), Cwd: cwd, Timeout: wire.Duration(timeout), Requires: req.requirements()},
+				Background: true,
+				Unattended: true,
+			}
+			st, err := s.svc.Submit(cmd.Context(), r)
 			if asJSON && st != nil {
 				if jerr := writeJSON(a.io.Stdout, statusReport(st, err)); jerr != nil {
 					return jerr

@@ -27,7 +27,7 @@ readable view of nats sub 'fabric.heartbeat.>'. Ctrl-C stops.`,
 			}
 			defer s.close()
 			ch := make(chan *nats.Msg, 1024)
-			sub, err := s.nc.ChanSubscribe(s.fe.Subjects().AllHeartbeats(), ch)
+			sub, err := s.nc.ChanSubscribe(a.settings.subjects.AllHeartbeats(), ch)
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}

@@ -15,8 +15,6 @@ import (
 	"github.com/fabric-run/fabric/internal/guard"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/signing"
-	"github.com/fabric-run/fabric/internal/sshnodes"
-	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -41,10 +39,9 @@ const (
 	modeShared
 )
 
-// session is a connected front end with its task service.
+// session is a connected front end: its task service.
 type session struct {
-	fe      *frontend.Frontend
-	svc     *taskrun.Service
+	svc     *frontend.Service
 	store   tasks.Store
 	nc      *nats.Conn
 	servers string // for messages: the URLs, or how the hub was reached
@@ -53,18 +50,6 @@ type session struct {
 	lock   *hub.StoreLock // embedded reader only
 	node   *worker.Worker // embedded one-shot only
 	nodeNC *nats.Conn
-	ssh    *sshnodes.Cluster // nil without SSH-only nodes
-}
-
-// sshNodes reads the inventory and returns the SSH-only part of the cluster,
-// or nil when the inventory lists no node. A bad inventory fails here, with
-// its file, line and reason.
-func (a *app) sshNodes(log *slog.Logger) (*sshnodes.Cluster, error) {
-	if len(a.inventory.Nodes) == 0 {
-		return nil, nil
-	}
-	// sshnodes gives the SSH client the cluster's logger.
-	return sshnodes.New(sshnodes.Config{Nodes: a.inventory.Nodes, SSH: a.settings.SSH, ProbeTTL: a.settings.StatusTimeout, Logger: log})
 }
 
 // connectOptions are the NATS options every fabric client uses.
@@ -114,6 +99,8 @@ func (a *app) localHub() hub.Local { return hub.Local{Dir: a.settings.StateDir} 
 // local hub if one runs; else as mode says.
 func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMode) (*session, error) {
 	s := &session{}
+	// The inventory's machines (SSH-only) come with a bad entry already
+	// refused, with its file, line and reason, when the settings were read.
 	feCfg := frontend.Config{
 		Subjects:       &a.settings.subjects,
 		Thresholds:     a.settings.Thresholds,
@@ -122,6 +109,10 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 		AckTimeout:     a.settings.AckTimeout,
 		SyncMax:        a.settings.StatusTimeout,
 		Check:          a.guard.CheckTask,
+		SSHNodes:       a.inventory.Nodes,
+		SSH:            a.settings.SSH,
+		ProbeTTL:       a.settings.StatusTimeout,
+		OutputLimit:    a.settings.OutputLimit,
 		Logger:         log,
 	}
 	if a.settings.SignKey != "" {
@@ -131,11 +122,6 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 		}
 		feCfg.Sign = signer.Sign
 	}
-	ssh, err := a.sshNodes(log)
-	if err != nil {
-		return nil, err
-	}
-	s.ssh, feCfg.SSH = ssh, ssh
 	if err := s.dial(ctx, a, log, mode); err != nil {
 		s.close()
 		return nil, err
@@ -143,24 +129,22 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 	if s.node != nil {
 		feCfg.Local, feCfg.NoSync = s.node.ID(), true
 	}
-	if s.fe, err = frontend.New(s.nc, feCfg); err != nil {
-		s.close()
-		return nil, err
-	}
-	if err := s.fe.Start(ctx); err != nil {
-		s.close()
-		return nil, err
-	}
-	if s.node != nil {
-		s.fe.Registry().Observe(s.node.Heartbeat())
-	}
+	var err error
 	if s.store, err = a.openStore(ctx, s.nc, log, mode); err != nil {
 		s.close()
 		return nil, err
 	}
-	if s.svc, err = taskrun.New(s.fe, taskrun.Config{Store: s.store, OutputLimit: a.settings.OutputLimit, Logger: log}); err != nil {
+	feCfg.Store = s.store
+	if s.svc, err = frontend.New(s.nc, feCfg); err != nil {
 		s.close()
 		return nil, err
+	}
+	if err := s.svc.Start(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.node != nil {
+		s.svc.Observe(s.node.Heartbeat())
 	}
 	return s, nil
 }
@@ -265,9 +249,6 @@ func (s *session) close() {
 	if s.store != nil {
 		_ = s.store.Close()
 	}
-	if s.fe != nil {
-		s.fe.Close()
-	}
 	if s.nc != nil {
 		s.nc.Close()
 	}
@@ -281,9 +262,6 @@ func (s *session) close() {
 	}
 	if s.hub != nil {
 		s.hub.Close()
-	}
-	if s.ssh != nil {
-		_ = s.ssh.Close()
 	}
 	s.lock.Release()
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/fabric-run/fabric/internal/guard"
 	"github.com/fabric-run/fabric/internal/mcpserver"
 	"github.com/fabric-run/fabric/internal/router"
-	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/signing"
 	"github.com/fabric-run/fabric/internal/sshexec"
 	"github.com/fabric-run/fabric/internal/tasks"
+	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
 
@@ -60,7 +60,7 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 		Prefix:        r.String("FABRIC_PREFIX", subjects.DefaultPrefix),
 		StateDir:      r.String("FABRIC_STATE_DIR", ""),
 		RecordTTL:     r.Seconds("FABRIC_RECORD_TTL", tasks.DefaultMaxAge),
-		CmdTimeout:    r.Seconds("FABRIC_CMD_TIMEOUT", 300*time.Second),
+		CmdTimeout:    r.Seconds("FABRIC_CMD_TIMEOUT", wire.DefaultTimeout),
 		StatusTimeout: r.Seconds("FABRIC_STATUS_TIMEOUT", 5*time.Second),
 		AckTimeout:    r.Seconds("FABRIC_ACK_TIMEOUT", 3*time.Second),
 		Thresholds: router.Thresholds{
@@ -73,7 +73,7 @@ func loadSettings(lookup config.Lookup) (*settings, error) {
 		Caps:        r.List("FABRIC_CAPS", nil),
 		Slots:       r.Int("FABRIC_SLOTS", 0, 1),
 		Heartbeat:   r.Seconds("FABRIC_HEARTBEAT", 2*time.Second),
-		OutputLimit: r.Int("FABRIC_OUTPUT_LIMIT", runner.DefaultOutputLimit, 1024),
+		OutputLimit: r.Int("FABRIC_OUTPUT_LIMIT", wire.DefaultOutputLimit, 1024),
 		DrainGrace:  r.Seconds("FABRIC_DRAIN_GRACE", 30*time.Second),
 		Listen:      r.String("FABRIC_LISTEN", "127.0.0.1:4222"),
 		LogLevel:    r.OneOf("FABRIC_LOG_LEVEL", "", "debug", "info", "warn", "error"),

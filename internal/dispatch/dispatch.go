@@ -1,10 +1,12 @@
-// Package dispatch sends a task to a node and sees it through: it publishes
-// the task, waits for the node's ack, falls through to the next candidate on
-// no ack, busy or no responders, and after an ack follows the task's output
-// to its result, or reports the node lost when it stops heartbeating.
+// Package dispatch is the front end's NATS executor: it offers a task to one
+// worker and sees it through. It publishes the task, waits for the node's
+// ack, and says why the node did not take it (no ack in time, busy,
+// draining, gone) so that the front end may try the next one; after an ack
+// it follows the task's output to its result, or reports the node lost when
+// it stops heartbeating.
 //
-// After an ack a task is never re-run on another node by the dispatcher:
-// that would risk running it twice.
+// After an ack a task is never re-run on another node: that would risk
+// running it twice.
 package dispatch
 
 import (
@@ -12,7 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,55 +33,16 @@ const (
 	DefaultResultGrace = 30 * time.Second
 )
 
+// ErrClosed ends an offer or a following in progress when the dispatcher
+// is closed: the task may run on, unfollowed.
+var ErrClosed = errors.New("dispatcher closed")
+
 // syncKind marks the message a dispatcher sends itself through a task's
 // inbox; syncTimeout bounds the wait for it.
 const (
 	syncKind    = "sync"
 	syncTimeout = 5 * time.Second
 )
-
-// Errors from Dispatch, wrapped with what happened at each node.
-var (
-	// ErrUnavailable: no candidate accepted the task; it did not run.
-	ErrUnavailable = errors.New("no node accepted the task")
-	// ErrRejected: a node refused the task by policy; another would too.
-	ErrRejected = errors.New("task refused")
-)
-
-// Target is a node to try, and the capability token of the subject to
-// publish on (a node subscribes once per capability; "any" always works).
-type Target struct {
-	Node       string
-	OS, Arch   string
-	Capability string
-}
-
-// Hooks observe a dispatch. Each may be nil. They are called from the
-// dispatching goroutine, in order, and should not block for long: a slow
-// OnOutput slows the node's command through flow control.
-type Hooks struct {
-	// OnAccepted is called when a node acks the task, with the node's id
-	// and its instance (which changes when the node restarts).
-	OnAccepted func(node, instance string)
-	// OnOutput receives streamed output.
-	OnOutput func(stream wire.Stream, data []byte)
-	// OnDeclined is called for each node that did not take the task.
-	OnDeclined func(node, why string)
-	// Detach, when closed, stops the following of an accepted task: Dispatch
-	// returns with a nil Result and the task runs on (its result still goes
-	// to the task's ResultTo). A front end closes it when it shuts down.
-	Detach <-chan struct{}
-}
-
-// Outcome is how a dispatch ended.
-type Outcome struct {
-	// Result is the task's result; nil if it never started.
-	Result *wire.Result
-	// Node is the node that accepted the task ("" if none).
-	Node string
-	// Declined lists the nodes tried before, with why each did not take it.
-	Declined []string
-}
 
 // Config configures a Dispatcher.
 type Config struct {
@@ -98,7 +61,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Dispatcher sends tasks to nodes. It is safe for concurrent use.
+// Dispatcher offers tasks to workers and follows them. It is safe for
+// concurrent use.
 type Dispatcher struct {
 	cfg  Config
 	nc   *nats.Conn
@@ -106,6 +70,9 @@ type Dispatcher struct {
 	reg  *registry.Registry
 	mux  *mux
 	log  *slog.Logger
+
+	closed    chan struct{} // closed by Close: offers and followings end
+	closeOnce sync.Once
 }
 
 // New returns a Dispatcher publishing on nc. reg, if not nil, tells it when
@@ -131,65 +98,54 @@ func New(nc *nats.Conn, reg *registry.Registry, cfg Config) (*Dispatcher, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Dispatcher{cfg: cfg, nc: nc, subj: *cfg.Subjects, reg: reg, mux: m, log: cfg.Logger}, nil
+	return &Dispatcher{cfg: cfg, nc: nc, subj: *cfg.Subjects, reg: reg, mux: m, log: cfg.Logger, closed: make(chan struct{})}, nil
 }
 
-// Close stops receiving replies. Dispatches in progress end with errors.
-func (d *Dispatcher) Close() error { return d.mux.stop() }
+// Close stops receiving replies: offers and followings in progress end
+// with ErrClosed (a task a node took runs on). Safe to call twice.
+func (d *Dispatcher) Close() error {
+	var err error
+	d.closeOnce.Do(func() {
+		close(d.closed)
+		err = d.mux.stop()
+	})
+	return err
+}
 
-// Dispatch offers task to targets in order until one accepts, then follows
-// it to its result. With detach, it returns as soon as a node accepts
-// (Outcome.Result is nil): the node still publishes the result to
-// task.ResultTo.
+// Execute offers task to the worker node and, once it accepted, follows the
+// task to its end: it is the NATS executor of frontend.Executor. The task
+// goes to the node's subject for the task's first required capability
+// ("any" if none): a node subscribes once per capability it has.
 //
-// The error is ErrUnavailable or ErrRejected when the task did not run,
-// ctx's error if ctx ended before any node accepted; once a node accepts,
-// the error is nil and the Result says how the task ended (node_lost,
-// cancelled, timeout ...).
-func (d *Dispatcher) Dispatch(ctx context.Context, task *wire.Task, targets []Target, detach bool, hooks Hooks) (*Outcome, error) {
-	out := &Outcome{}
-	for _, t := range targets {
-		in := d.mux.open()
-		ack, res, why, err := d.offer(ctx, task, t, in)
-		if ack != nil {
-			out.Node = t.Node
-			if hooks.OnAccepted != nil {
-				hooks.OnAccepted(t.Node, ack.Instance)
-			}
-			if !detach {
-				out.Result = d.follow(ctx, task, t, ack, in, hooks)
-			}
-			d.mux.close(in)
-			return out, nil
+// When the node does not take the task the error is a *wire.Declined:
+// wire.ErrNotStarted (busy, draining, gone, no ack in time: another node may
+// be tried) or wire.ErrNodeRefused (by policy: another would refuse too,
+// with the node's refusal as the Result when it sent one); ctx's error if
+// ctx ended first, ErrClosed if the dispatcher was closed. Once the node accepted (h.OnAccepted), the error is nil
+// and the Result is the node's own: it says how the task ended (exit code,
+// timeout, cancelled ...), and the node also published it to the task's
+// ResultTo. When the node instead goes silent (lost, no result in time, a
+// cancel it did not confirm) the error is wire.ErrUnconfirmed and the
+// Result is this front end's account of the end. When h.Detach closes
+// first, the Result is nil and the task runs on; when the dispatcher is
+// closed, too, with ErrClosed.
+func (d *Dispatcher) Execute(ctx context.Context, task *wire.Task, node *registry.Node, h wire.Hooks) (*wire.Result, error) {
+	in := d.mux.open()
+	defer d.mux.close(in)
+	ack, res, why, err := d.offer(ctx, task, node, in)
+	switch {
+	case ack != nil:
+		if h.OnAccepted != nil {
+			h.OnAccepted(ack.Instance)
 		}
-		d.mux.close(in)
-		switch {
-		case err != nil: // ctx ended
-			return out, err
-		case res != nil: // the node answered with a final result: it cannot run this
-			out.Result = res
-			return out, fmt.Errorf("%w by %s: %s", ErrRejected, t.Node, res.Message)
-		case why.final:
-			out.Declined = append(out.Declined, t.Node+": "+why.text)
-			return out, fmt.Errorf("%w by %s: %s", ErrRejected, t.Node, why.text)
-		default:
-			out.Declined = append(out.Declined, t.Node+": "+why.text)
-			if hooks.OnDeclined != nil {
-				hooks.OnDeclined(t.Node, why.text)
-			}
-			d.log.Debug("declined", "task", task.ID, "node", t.Node, "why", why.text)
-		}
+		return d.follow(ctx, task, node.Node, ack, in, h)
+	case err != nil: // ctx ended
+		return nil, err
+	case res != nil: // the node answered with a final result: it cannot run this
+		return res, &wire.Declined{Node: node.Node, Reason: res.Message, Final: true}
 	}
-	return out, Unavailable(out.Declined)
-}
-
-// Unavailable is the error of a task that no candidate took: ErrUnavailable,
-// with why each declined.
-func Unavailable(declined []string) error {
-	if len(declined) == 0 {
-		return fmt.Errorf("%w: no candidate to try", ErrUnavailable)
-	}
-	return fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(declined, "; "))
+	d.log.Debug("declined", "task", task.ID, "node", node.Node, "why", why.text)
+	return nil, &wire.Declined{Node: node.Node, Reason: why.text, Final: why.final}
 }
 
 // declined is why a node did not take a task.
@@ -198,10 +154,14 @@ type declined struct {
 	final bool // another node would refuse it too
 }
 
-// offer publishes task to one target and waits for its first answer.
-// Exactly one of ack, res, a non-empty why, or err is set.
-func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, in *inbox) (*wire.Ack, *wire.Result, declined, error) {
-	subj, err := d.subj.Task(t.OS, t.Arch, t.Capability, t.Node)
+// offer publishes task to node and waits for its first answer. Exactly one
+// of ack, res, a non-empty why, or err is set.
+func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, node *registry.Node, in *inbox) (*wire.Ack, *wire.Result, declined, error) {
+	capability := subjects.AnyCapability
+	if len(task.Requires.Capabilities) > 0 {
+		capability = task.Requires.Capabilities[0]
+	}
+	subj, err := d.subj.Task(node.OS, node.Arch, capability, node.Node)
 	if err != nil {
 		return nil, nil, declined{text: err.Error()}, nil
 	}
@@ -210,7 +170,7 @@ func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, in *i
 		return nil, nil, declined{text: err.Error(), final: true}, nil
 	}
 	msg.Reply = in.reply
-	wire.SetAckBy(msg, d.ackBy(t.Node))
+	wire.SetAckBy(msg, d.ackBy(node.Node))
 	offer := in.token
 	wire.SetOffer(msg, offer)
 	if err := d.nc.PublishMsg(msg); err != nil {
@@ -249,11 +209,14 @@ func (d *Dispatcher) offer(ctx context.Context, task *wire.Task, t Target, in *i
 		case <-timer.C:
 			// The task may yet arrive late at the node: cancel it there
 			// first, so it can never run as well as on the next node.
-			d.sendCancel(t.Node, task.ID, offer, "no ack in time; the task went elsewhere")
+			d.sendCancel(node.Node, task.ID, offer, "no ack in time; the task went elsewhere")
 			return nil, nil, declined{text: fmt.Sprintf("no ack within %s", d.cfg.AckTimeout)}, nil
 		case <-ctx.Done():
-			d.sendCancel(t.Node, task.ID, offer, "submitter gave up")
+			d.sendCancel(node.Node, task.ID, offer, "submitter gave up")
 			return nil, nil, declined{}, ctx.Err()
+		case <-d.closed:
+			d.sendCancel(node.Node, task.ID, offer, "the front end shut down")
+			return nil, nil, declined{}, ErrClosed
 		}
 	}
 }
@@ -277,13 +240,15 @@ func (d *Dispatcher) ackBy(node string) time.Time {
 	return by
 }
 
-// follow waits for the result of an accepted task, passing output on.
-func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack *wire.Ack, in *inbox, hooks Hooks) *wire.Result {
+// follow waits for the result of an accepted task, passing output on. The
+// result is the node's (nil error), or this front end's account of an end
+// the node did not report (wire.ErrUnconfirmed), or nil when detached.
+func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, node string, ack *wire.Ack, in *inbox, hooks wire.Hooks) (*wire.Result, error) {
 	var lost <-chan string
 	if d.reg != nil {
-		if _, known := d.reg.Get(t.Node); known {
+		if _, known := d.reg.Get(node); known {
 			var stop func()
-			lost, stop = d.reg.WatchLost(t.Node, ack.Instance)
+			lost, stop = d.reg.WatchLost(node, ack.Instance)
 			defer stop()
 		}
 	}
@@ -304,7 +269,7 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 			case syncKind:
 				// Everything sent to this inbox before the node was seen
 				// lost has been read: there is no result coming.
-				return lostResult(task, t.Node, wire.ErrNodeLost, lostWhy)
+				return unconfirmed(task, node, wire.ErrNodeLost, lostWhy)
 			case wire.KindChunk:
 				if err := wire.DecodeChunkReusing(m, &c); err == nil && hooks.OnOutput != nil {
 					hooks.OnOutput(c.Stream, c.Data)
@@ -315,9 +280,9 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 			case wire.KindResult:
 				var r wire.Result
 				if err := wire.Decode(m, &r); err != nil {
-					return lostResult(task, t.Node, wire.ErrNodeLost, "undecodable result: "+err.Error())
+					return unconfirmed(task, node, wire.ErrNodeLost, "undecodable result: "+err.Error())
 				}
-				return &r
+				return &r, nil
 			}
 		case why := <-lost:
 			// The heartbeat that says so may overtake the node's last
@@ -325,31 +290,36 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, t Target, ack 
 			// through this inbox and trust the loss only once it is back.
 			lost, lostWhy = nil, why
 			if err := d.nc.PublishMsg(&nats.Msg{Subject: in.reply, Header: nats.Header{wire.HeaderKind: []string{syncKind}}}); err != nil {
-				return lostResult(task, t.Node, wire.ErrNodeLost, why)
+				return unconfirmed(task, node, wire.ErrNodeLost, why)
 			}
 			tm := time.NewTimer(syncTimeout)
 			defer tm.Stop()
 			syncWait = tm.C
 		case <-syncWait:
-			return lostResult(task, t.Node, wire.ErrNodeLost, lostWhy)
+			return unconfirmed(task, node, wire.ErrNodeLost, lostWhy)
 		case <-deadline:
-			return lostResult(task, t.Node, wire.ErrNodeLost, fmt.Sprintf("no result from node %s within the task's timeout plus %s", t.Node, d.cfg.ResultGrace))
+			return unconfirmed(task, node, wire.ErrNodeLost, fmt.Sprintf("no result from node %s within the task's timeout plus %s", node, d.cfg.ResultGrace))
 		case <-done:
 			done = nil
-			d.sendCancel(t.Node, task.ID, "", "cancelled by the submitter")
+			d.sendCancel(node, task.ID, "", "cancelled by the submitter")
 			tm := time.NewTimer(d.cfg.CancelGrace)
 			defer tm.Stop()
 			cancelWait = tm.C
 		case <-cancelWait:
-			return lostResult(task, t.Node, wire.ErrCancelled, fmt.Sprintf("cancel sent to node %s, which did not confirm within %s", t.Node, d.cfg.CancelGrace))
+			return unconfirmed(task, node, wire.ErrCancelled, fmt.Sprintf("cancel sent to node %s, which did not confirm within %s", node, d.cfg.CancelGrace))
 		case <-hooks.Detach:
-			return nil
+			return nil, nil
+		case <-d.closed:
+			return nil, fmt.Errorf("%w: stopped following task %s on %s", ErrClosed, task.ID, node)
 		}
 	}
 }
 
-func lostResult(task *wire.Task, node string, kind wire.ErrorKind, msg string) *wire.Result {
-	return &wire.Result{V: wire.Version, ID: task.ID, Node: node, ExitCode: -1, Error: kind, Message: msg}
+// unconfirmed is this front end's account of how a task ended that its
+// node did not report: kind node_lost or cancelled, with why.
+func unconfirmed(task *wire.Task, node string, kind wire.ErrorKind, msg string) (*wire.Result, error) {
+	res := &wire.Result{V: wire.Version, ID: task.ID, Node: node, ExitCode: -1, Error: kind, Message: msg}
+	return res, fmt.Errorf("%w: %s", wire.ErrUnconfirmed, msg)
 }
 
 // Cancel asks node to cancel task id and waits for its answer.

@@ -12,46 +12,44 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
+	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
+// TestMain fails the run if goroutines outlive the tests: every offer,
+// follower, reply subscription, hub and worker must be gone by the end.
+func TestMain(m *testing.M) { fabrictest.Main(m) }
+
 func setup(t *testing.T) (*hub.Hub, func() *nats.Conn) {
 	t.Helper()
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h, func() *nats.Conn {
-		nc, err := nats.Connect(h.ClientURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	h := fabrictest.StartHub(t, hub.Config{})
+	return h, func() *nats.Conn { return fabrictest.Connect(t, h.ClientURL()) }
 }
 
+// startNode starts a linux worker with 2 CPUs and no heartbeat loop.
 func startNode(t *testing.T, nc *nats.Conn, cfg worker.Config) *worker.Worker {
 	t.Helper()
-	cfg.OS, cfg.Arch, cfg.NoDetect = "linux", "amd64", true
 	cfg.Load = worker.FixedLoad{CPUs: 2}
-	cfg.HeartbeatInterval = -1
-	w, err := worker.New(nc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	return w
+	return fabrictest.StartWorker(t, nc, cfg)
 }
 
-func target(node string) Target {
-	return Target{Node: node, OS: "linux", Arch: "amd64", Capability: "any"}
+// target is a linux worker as the registry knows it.
+func target(node string) *registry.Node {
+	return &registry.Node{Heartbeat: wire.Heartbeat{Node: node, OS: "linux", Arch: "amd64"}, Via: wire.ViaNATS}
+}
+
+// notStarted checks that err says node did not take the task and that
+// another may be tried, and returns its text.
+func notStarted(t *testing.T, err error, node string) string {
+	t.Helper()
+	var d *wire.Declined
+	if !errors.As(err, &d) || !errors.Is(err, wire.ErrNotStarted) || d.Final || d.Node != node {
+		t.Fatalf("err = %v, want %s declining (not started)", err, node)
+	}
+	return err.Error()
 }
 
 func TestBusyNodeFallsThrough(t *testing.T) {
@@ -64,21 +62,19 @@ func TestBusyNodeFallsThrough(t *testing.T) {
 	}
 	defer d.Close()
 	// Fill a with a task from another front end.
-	accepted := make(chan string, 1)
-	go d.Dispatch(context.Background(), &wire.Task{ID: "long", Command: "sleep 30"}, []Target{target("a")}, false,
-		Hooks{OnAccepted: func(n, _ string) { accepted <- n }})
+	accepted := make(chan struct{}, 1)
+	go d.Execute(context.Background(), &wire.Task{ID: "long", Command: "sleep 30"}, target("a"),
+		wire.Hooks{OnAccepted: func(string) { accepted <- struct{}{} }})
 	<-accepted
-	out, err := d.Dispatch(context.Background(), &wire.Task{ID: "t", Command: "echo hi"}, []Target{target("a"), target("b")}, false, Hooks{})
-	if err != nil {
-		t.Fatal(err)
+	task := &wire.Task{ID: "t", Command: "echo hi"}
+	res, err := d.Execute(context.Background(), task, target("a"), wire.Hooks{})
+	if why := notStarted(t, err, "a"); res != nil || !strings.Contains(why, "a: busy") || !strings.Contains(why, "1 of 1 slots") {
+		t.Fatalf("a: %+v, %v", res, err)
 	}
-	if out.Node != "b" || out.Result.Stdout != "hi\n" || len(out.Declined) != 1 || !strings.Contains(out.Declined[0], "a: busy") {
-		t.Fatalf("outcome = %+v", out)
-	}
-	// With nowhere else to go it is unavailable, and says why.
-	_, err = d.Dispatch(context.Background(), &wire.Task{ID: "t2", Command: "true"}, []Target{target("a")}, false, Hooks{})
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "1 of 1 slots") {
-		t.Fatalf("err = %v", err)
+	// It never started on a: the next node may take it.
+	res, err = d.Execute(context.Background(), task, target("b"), wire.Hooks{})
+	if err != nil || res.Node != "b" || res.Stdout != "hi\n" {
+		t.Fatalf("b: %+v, %v", res, err)
 	}
 }
 
@@ -102,12 +98,13 @@ func TestSlowAckGoesElsewhereAndNeverRunsTwice(t *testing.T) {
 	defer d.Close()
 	mark := filepath.Join(t.TempDir(), "ran")
 	task := &wire.Task{ID: "once", Command: "echo ran >> " + mark}
-	out, err := d.Dispatch(context.Background(), task, []Target{target("slow"), target("fast")}, false, Hooks{})
-	if err != nil {
-		t.Fatal(err)
+	_, err = d.Execute(context.Background(), task, target("slow"), wire.Hooks{})
+	if why := notStarted(t, err, "slow"); !strings.Contains(why, "no ack within 300ms") {
+		t.Fatalf("slow: %v", err)
 	}
-	if out.Node != "fast" || !strings.Contains(out.Declined[0], "no ack within 300ms") {
-		t.Fatalf("outcome = %+v", out)
+	res, err := d.Execute(context.Background(), task, target("fast"), wire.Hooks{})
+	if err != nil || res.Node != "fast" {
+		t.Fatalf("fast: %+v, %v", res, err)
 	}
 	close(released)
 	<-checked
@@ -179,8 +176,10 @@ func TestRejectedIsFinal(t *testing.T) {
 	startNode(t, conn(), worker.Config{Name: "other"})
 	d, _ := New(conn(), nil, Config{})
 	defer d.Close()
-	_, err := d.Dispatch(context.Background(), &wire.Task{ID: "x", Command: "rm -rf /"}, []Target{target("strict"), target("other")}, false, Hooks{})
-	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "not allowed") {
+	_, err := d.Execute(context.Background(), &wire.Task{ID: "x", Command: "rm -rf /"}, target("strict"), wire.Hooks{})
+	var declined *wire.Declined
+	if !errors.Is(err, wire.ErrNodeRefused) || errors.Is(err, wire.ErrNotStarted) || !errors.As(err, &declined) || !declined.Final ||
+		!strings.Contains(err.Error(), "task refused by strict") || !strings.Contains(err.Error(), "not allowed") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -192,9 +191,16 @@ func TestMismatchFallsThrough(t *testing.T) {
 	d, _ := New(conn(), nil, Config{})
 	defer d.Close()
 	task := &wire.Task{ID: "x", Command: "echo ok", Requires: wire.Requirements{Capabilities: []string{"gpu"}}}
-	out, err := d.Dispatch(context.Background(), task, []Target{target("plain"), target("gpu")}, false, Hooks{})
-	if err != nil || out.Node != "gpu" || !strings.Contains(out.Declined[0], "requires capability gpu") {
-		t.Fatalf("outcome %+v, err %v", out, err)
+	// A node that does not subscribe to the gpu subject gets no responders;
+	// one offered on "any" that lacks gpu says so: either way, not final.
+	plain := target("plain")
+	_, err := d.Execute(context.Background(), &wire.Task{ID: "x", Command: "echo ok", Requires: wire.Requirements{Capabilities: []string{"any", "gpu"}}}, plain, wire.Hooks{})
+	if why := notStarted(t, err, "plain"); !strings.Contains(why, "requires capability gpu") {
+		t.Fatalf("plain: %v", err)
+	}
+	res, err := d.Execute(context.Background(), task, target("gpu"), wire.Hooks{})
+	if err != nil || res.Node != "gpu" || res.Stdout != "ok\n" {
+		t.Fatalf("gpu: %+v, err %v", res, err)
 	}
 }
 
@@ -206,9 +212,11 @@ func TestDetachReturnsOnAccept(t *testing.T) {
 	nc.Flush()
 	d, _ := New(conn(), nil, Config{})
 	defer d.Close()
-	out, err := d.Dispatch(context.Background(), &wire.Task{ID: "x", Command: "sleep 0.2; echo late", ResultTo: "results.x"}, []Target{target("n")}, true, Hooks{})
-	if err != nil || out.Node != "n" || out.Result != nil {
-		t.Fatalf("outcome %+v, err %v", out, err)
+	detach := make(chan struct{})
+	res, err := d.Execute(context.Background(), &wire.Task{ID: "x", Command: "sleep 0.2; echo late", ResultTo: "results.x"}, target("n"),
+		wire.Hooks{OnAccepted: func(string) { close(detach) }, Detach: detach})
+	if err != nil || res != nil {
+		t.Fatalf("result %+v, err %v", res, err)
 	}
 	m, err := results.NextMsg(10 * time.Second)
 	if err != nil {
@@ -222,28 +230,58 @@ func TestDetachReturnsOnAccept(t *testing.T) {
 
 func TestCancelByID(t *testing.T) {
 	_, conn := setup(t)
-	startNode(t, conn(), worker.Config{Name: "n"})
+	n := startNode(t, conn(), worker.Config{Name: "n"})
 	d, _ := New(conn(), nil, Config{})
 	defer d.Close()
-	done := make(chan *Outcome, 1)
-	accepted := make(chan string, 1)
+	done := make(chan *wire.Result, 1)
+	accepted := make(chan struct{}, 1)
 	go func() {
-		out, _ := d.Dispatch(context.Background(), &wire.Task{ID: "c1", Command: "sleep 30"}, []Target{target("n")}, false,
-			Hooks{OnAccepted: func(n, _ string) { accepted <- n }})
-		done <- out
+		res, _ := d.Execute(context.Background(), &wire.Task{ID: "c1", Command: "sleep 30"}, target("n"),
+			wire.Hooks{OnAccepted: func(string) { accepted <- struct{}{} }})
+		done <- res
 	}()
 	<-accepted
 	if err := d.Cancel(context.Background(), "n", "c1", "test says stop"); err != nil {
 		t.Fatal(err)
 	}
-	out := <-done
-	if out.Result.Error != wire.ErrCancelled || !strings.Contains(out.Result.Message, "test says stop") {
-		t.Fatalf("result %+v", out.Result)
+	res := <-done
+	if res.Error != wire.ErrCancelled || !strings.Contains(res.Message, "test says stop") {
+		t.Fatalf("result %+v", res)
 	}
+	// The node sends the result, then forgets the task.
+	fabrictest.Eventually(t, 10*time.Second, "node n to forget c1", func() bool { return n.Heartbeat().Running == 0 })
 	if err := d.Cancel(context.Background(), "n", "c1", ""); err == nil || !strings.Contains(err.Error(), "no task c1") {
 		t.Fatalf("second cancel err = %v", err)
 	}
 	if err := d.Cancel(context.Background(), "ghost", "c1", ""); err == nil || !strings.Contains(err.Error(), "not connected") {
 		t.Fatalf("cancel on ghost err = %v", err)
 	}
+}
+
+// TestCloseEndsTheFollowing: closing the dispatcher ends the following of
+// a task in progress with ErrClosed, rather than leaving it waiting for
+// replies that can no longer arrive; the task itself runs on.
+func TestCloseEndsTheFollowing(t *testing.T) {
+	_, conn := setup(t)
+	w := startNode(t, conn(), worker.Config{Name: "n"})
+	d, err := New(conn(), nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Execute(context.Background(), &wire.Task{ID: "long", Command: "sleep 30"}, target("n"),
+			wire.Hooks{OnAccepted: func(string) { close(accepted) }})
+		done <- err
+	}()
+	<-accepted
+	d.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+	if hb := w.Heartbeat(); hb.Running != 1 {
+		t.Fatalf("the node runs %d tasks, want the one still running", hb.Running)
+	}
+	d.Close() // twice is fine
 }

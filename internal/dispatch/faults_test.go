@@ -36,12 +36,12 @@ func TestDrainingNodeFallsThrough(t *testing.T) {
 	defer d.Close()
 
 	// a drains while it finishes a long task, so it stays draining.
-	accepted := make(chan string, 1)
-	longDone := make(chan *Outcome, 1)
+	accepted := make(chan struct{}, 1)
+	longDone := make(chan *wire.Result, 1)
 	go func() {
-		out, _ := d.Dispatch(context.Background(), &wire.Task{ID: "long", Command: "sleep 60"}, []Target{target("a")}, false,
-			Hooks{OnAccepted: func(n, _ string) { accepted <- n }})
-		longDone <- out
+		res, _ := d.Execute(context.Background(), &wire.Task{ID: "long", Command: "sleep 60"}, target("a"),
+			wire.Hooks{OnAccepted: func(string) { accepted <- struct{}{} }})
+		longDone <- res
 	}()
 	<-accepted
 	drained := make(chan error, 1)
@@ -56,12 +56,13 @@ func TestDrainingNodeFallsThrough(t *testing.T) {
 
 	mark := filepath.Join(t.TempDir(), "ran")
 	task := &wire.Task{ID: "t", Command: "echo t >> " + mark + "; echo hi"}
-	out, err := d.Dispatch(context.Background(), task, []Target{target("a"), target("b")}, false, Hooks{})
-	if err != nil {
-		t.Fatal(err)
+	_, err = d.Execute(context.Background(), task, target("a"), wire.Hooks{})
+	if why := notStarted(t, err, "a"); !strings.HasPrefix(why, "a: draining") {
+		t.Fatalf("a: %v", err)
 	}
-	if out.Node != "b" || out.Result.Stdout != "hi\n" || len(out.Declined) != 1 || !strings.HasPrefix(out.Declined[0], "a: draining") {
-		t.Fatalf("outcome = %+v", out)
+	res, err := d.Execute(context.Background(), task, target("b"), wire.Hooks{})
+	if err != nil || res.Node != "b" || res.Stdout != "hi\n" {
+		t.Fatalf("b: %+v, %v", res, err)
 	}
 	if got := ranLines(t, mark); len(got) != 1 {
 		t.Fatalf("task ran %d times", len(got))
@@ -71,8 +72,8 @@ func TestDrainingNodeFallsThrough(t *testing.T) {
 	if err := d.Cancel(context.Background(), "a", "long", "test over"); err != nil {
 		t.Fatal(err)
 	}
-	if out := <-longDone; out.Result == nil || out.Result.Error != wire.ErrCancelled {
-		t.Fatalf("long task: %+v", out)
+	if res := <-longDone; res == nil || res.Error != wire.ErrCancelled {
+		t.Fatalf("long task: %+v", res)
 	}
 	if err := <-drained; err != nil {
 		t.Fatal(err)
@@ -101,12 +102,13 @@ func TestLateAckDeadlineFallsThrough(t *testing.T) {
 
 	mark := filepath.Join(t.TempDir(), "ran")
 	task := &wire.Task{ID: "t", Command: "echo t >> " + mark}
-	out, err := d.Dispatch(context.Background(), task, []Target{target("behind"), target("b")}, false, Hooks{})
-	if err != nil {
-		t.Fatal(err)
+	_, err = d.Execute(context.Background(), task, target("behind"), wire.Hooks{})
+	if why := notStarted(t, err, "behind"); !strings.HasPrefix(why, "behind: late: ") {
+		t.Fatalf("behind: %v", err)
 	}
-	if out.Node != "b" || len(out.Declined) != 1 || !strings.HasPrefix(out.Declined[0], "behind: late: ") {
-		t.Fatalf("outcome = %+v", out)
+	res, err := d.Execute(context.Background(), task, target("b"), wire.Hooks{})
+	if err != nil || res.Node != "b" {
+		t.Fatalf("b: %+v, %v", res, err)
 	}
 	if got := ranLines(t, mark); len(got) != 1 {
 		t.Fatalf("task ran %d times", len(got))

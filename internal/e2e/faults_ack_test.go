@@ -6,6 +6,7 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,14 +53,20 @@ func TestStalledNodeTasksGoElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fe.Close()
-	waitNodeHealth(t, ctx, fe.Registry(), "stalled", registry.HealthReady)
-	waitNodeHealth(t, ctx, fe.Registry(), "spare", registry.HealthReady)
+	for _, name := range []string{"stalled", "spare"} {
+		ready := func(ns []registry.Node) bool {
+			return slices.ContainsFunc(ns, func(n registry.Node) bool { return n.Node == name && n.Health == registry.HealthReady })
+		}
+		if err := fe.WaitNodes(ctx, ready); err != nil {
+			t.Fatalf("node %s never ready: %v", name, err)
+		}
+	}
 
 	procs["stalled"].signal(syscall.SIGSTOP)
 	t.Cleanup(func() { procs["stalled"].signal(syscall.SIGCONT) })
 	const n = 8
 	ids := make([]string, n)
-	outs := make([]*frontend.Outcome, n)
+	outs := make([]*frontend.Status, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -67,7 +74,7 @@ func TestStalledNodeTasksGoElsewhere(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outs[i], errs[i] = fe.Run(ctx, frontend.Request{ID: ids[i], Command: `echo ` + ids[i] + ` >> "$HOME/runs"; echo ran`}, frontend.Hooks{})
+			outs[i], errs[i] = fe.Run(ctx, frontend.Request{Task: wire.Task{ID: ids[i], Command: `echo ` + ids[i] + ` >> "$HOME/runs"; echo ran`}}, nil)
 		}()
 	}
 	wg.Wait()
@@ -75,8 +82,8 @@ func TestStalledNodeTasksGoElsewhere(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		if out.Node != "spare" || out.Result == nil || out.Result.Stdout != "ran\n" {
-			t.Fatalf("task %d: node %q, result %+v, declined %v", i, out.Node, out.Result, out.Declined)
+		if out.Record.Node != "spare" || out.Result == nil || out.Result.Stdout != "ran\n" {
+			t.Fatalf("task %d: node %q, result %+v, declined %v", i, out.Record.Node, out.Result, out.Declined)
 		}
 		if len(out.Declined) != 1 || !strings.Contains(out.Declined[0], "stalled: no ack within") {
 			t.Fatalf("task %d: declined = %q, want stalled: no ack", i, out.Declined)

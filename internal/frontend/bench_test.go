@@ -34,19 +34,19 @@ func BenchmarkTrueFabricVsRawNATS(b *testing.B) {
 	rawConn.Flush()
 	client := c.connect(b)
 	ctx := context.Background()
-	req := Request{Command: "true"}
+	req := cmd("true")
 
 	var fabricTotal, rawTotal time.Duration
 	for i := 0; i < 10; i++ { // warm up both paths
-		c.fe.Run(ctx, req, Hooks{})
+		c.svc.Run(ctx, req, nil)
 		client.Request("bench.raw", nil, 10*time.Second)
 	}
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		out, err := c.fe.Run(ctx, req, Hooks{})
-		if err != nil || out.Result.ExitCode != 0 {
-			b.Fatalf("fabric: %v %+v", err, out)
+		st, err := c.svc.Run(ctx, req, nil)
+		if err != nil || st.Result.ExitCode != 0 {
+			b.Fatalf("fabric: %v %+v", err, st)
 		}
 		mid := time.Now()
 		if _, err := client.Request("bench.raw", nil, 10*time.Second); err != nil {

@@ -11,104 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/fabric-run/fabric/internal/dispatch"
-	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
-
-// testCluster is an embedded hub, some in-process nodes and a front end.
-type testCluster struct {
-	hub     *hub.Hub
-	fe      *Frontend
-	workers map[string]*worker.Worker
-	conns   map[string]*nats.Conn
-}
-
-func newCluster(t testing.TB, feCfg Config, nodes ...worker.Config) *testCluster {
-	t.Helper()
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	c := &testCluster{hub: h, workers: map[string]*worker.Worker{}, conns: map[string]*nats.Conn{}}
-	for _, cfg := range nodes {
-		c.addNode(t, cfg)
-	}
-	nc := c.connect(t)
-	fe, err := New(nc, feCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fe.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fe.Close)
-	c.fe = fe
-	c.waitNodes(t, len(nodes))
-	return c
-}
-
-func (c *testCluster) connect(t testing.TB) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(c.hub.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
-func (c *testCluster) addNode(t testing.TB, cfg worker.Config) *worker.Worker {
-	t.Helper()
-	cfg.NoDetect = true
-	if cfg.Load == nil {
-		cfg.Load = worker.FixedLoad{CPUs: 4}
-	}
-	if cfg.Slots == 0 {
-		cfg.Slots = 4
-	}
-	if cfg.HeartbeatInterval == 0 {
-		// Long enough that a CPU-starved test run (-race, parallel
-		// packages) never sees a live node go stale.
-		cfg.HeartbeatInterval = time.Second
-	}
-	nc := c.connect(t)
-	w, err := worker.New(nc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	c.workers[cfg.Name] = w
-	c.conns[cfg.Name] = nc
-	return w
-}
-
-func (c *testCluster) waitNodes(t testing.TB, n int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := c.fe.Registry().WaitFor(ctx, func(ns []registry.Node) bool {
-		ready := 0
-		for _, x := range ns {
-			if x.Health == registry.HealthReady {
-				ready++
-			}
-		}
-		return ready >= n
-	})
-	if err != nil {
-		t.Fatalf("waiting for %d nodes: have %v", n, c.fe.Registry().Snapshot())
-	}
-}
 
 func node(name, os, arch string, l worker.FixedLoad, caps ...string) worker.Config {
 	return worker.Config{Name: name, OS: os, Arch: arch, Load: l, Capabilities: caps}
@@ -123,25 +30,32 @@ func threeKinds() []worker.Config {
 	}
 }
 
-func run(t *testing.T, fe *Frontend, req Request) *Outcome {
+func run(t *testing.T, s *Service, req Request) *Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := fe.Run(ctx, req, Hooks{})
+	st, err := s.Run(ctx, req, nil)
 	if err != nil {
 		t.Fatalf("Run(%q): %v", req.Command, err)
 	}
-	return out
+	return st
+}
+
+// withReq is cmd(command) with the explicit requirements r.
+func withReq(command string, r wire.Requirements) Request {
+	req := cmd(command)
+	req.Requires = r
+	return req
 }
 
 func TestLeastLoadedMatchIsChosen(t *testing.T) {
 	c := newCluster(t, Config{}, threeKinds()...)
-	out := run(t, c.fe, Request{Command: "make --version >/dev/null 2>&1; echo ran"})
-	if out.Node != "idle" || out.Result.Stdout != "ran\n" {
-		t.Fatalf("ran on %s (%s): %+v", out.Node, out.Decision.Reason, out.Result)
+	st := run(t, c.svc, cmd("make --version >/dev/null 2>&1; echo ran"))
+	if st.Record.Node != "idle" || st.Result.Stdout != "ran\n" {
+		t.Fatalf("ran on %s (%s): %+v", st.Record.Node, st.Record.Reason, st.Result)
 	}
-	if !strings.Contains(out.Decision.Reason, "least loaded") {
-		t.Errorf("reason %q", out.Decision.Reason)
+	if !strings.Contains(st.Record.Reason, "least loaded") {
+		t.Errorf("reason %q", st.Record.Reason)
 	}
 }
 
@@ -152,17 +66,17 @@ func TestFiltersRouteToTheRightNode(t *testing.T) {
 		req  Request
 		want string
 	}{
-		{"os", Request{Command: "echo hi", Requires: wire.Requirements{OS: "macos"}}, "mac"},
-		{"arch", Request{Command: "echo hi", Requires: wire.Requirements{Arch: "x86_64"}}, "idle"},
-		{"capability", Request{Command: "echo hi", Requires: wire.Requirements{Capabilities: []string{"docker"}}}, "builder"},
-		{"docker build only to docker", Request{Command: "docker build . 2>/dev/null; echo built"}, "builder"},
-		{"explicit node", Request{Command: "echo hi", Requires: wire.Requirements{Node: "builder"}}, "builder"},
+		{"os", withReq("echo hi", wire.Requirements{OS: "macos"}), "mac"},
+		{"arch", withReq("echo hi", wire.Requirements{Arch: "x86_64"}), "idle"},
+		{"capability", withReq("echo hi", wire.Requirements{Capabilities: []string{"docker"}}), "builder"},
+		{"docker build only to docker", cmd("docker build . 2>/dev/null; echo built"), "builder"},
+		{"explicit node", withReq("echo hi", wire.Requirements{Node: "builder"}), "builder"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := run(t, c.fe, tt.req)
-			if out.Node != tt.want || out.Result.Node != tt.want {
-				t.Fatalf("ran on %s, want %s (%s)", out.Node, tt.want, out.Decision.Reason)
+			st := run(t, c.svc, tt.req)
+			if st.Record.Node != tt.want || st.Result.Node != tt.want {
+				t.Fatalf("ran on %s, want %s (%s)", st.Record.Node, tt.want, st.Record.Reason)
 			}
 		})
 	}
@@ -171,14 +85,14 @@ func TestFiltersRouteToTheRightNode(t *testing.T) {
 func TestLightCommandStaysLocal(t *testing.T) {
 	// The local node is the most loaded one; a light command stays anyway.
 	c := newCluster(t, Config{Local: "builder"}, threeKinds()...)
-	out := run(t, c.fe, Request{Command: "ls / >/dev/null; pwd"})
-	if out.Node != "builder" || !strings.Contains(out.Decision.Reason, "light") {
-		t.Fatalf("light command ran on %s: %s", out.Node, out.Decision.Reason)
+	st := run(t, c.svc, cmd("ls / >/dev/null; pwd"))
+	if st.Record.Node != "builder" || !strings.Contains(st.Record.Reason, "light") {
+		t.Fatalf("light command ran on %s: %s", st.Record.Node, st.Record.Reason)
 	}
 	// A heavy one leaves it (70% cpu is over the 40% threshold).
-	out = run(t, c.fe, Request{Command: "make --version >/dev/null 2>&1; true"})
-	if out.Node == "builder" {
-		t.Fatalf("heavy command stayed on the overloaded local node: %s", out.Decision.Reason)
+	st = run(t, c.svc, cmd("make --version >/dev/null 2>&1; true"))
+	if st.Record.Node == "builder" {
+		t.Fatalf("heavy command stayed on the overloaded local node: %s", st.Record.Reason)
 	}
 }
 
@@ -189,18 +103,21 @@ func TestBatchSpreadsEvenly(t *testing.T) {
 	idle := worker.FixedLoad{CPUs: 4}
 	c := newCluster(t, Config{}, node("a", "linux", "amd64", idle), node("b", "linux", "amd64", idle), node("c", "linux", "amd64", idle))
 	dir := t.TempDir()
-	cmd := fmt.Sprintf(`touch %s/$$-$RANDOM; while [ $(ls %s | wc -l) -lt 12 ]; do sleep 0.02; done`, dir, dir)
+	command := fmt.Sprintf(`touch %s/$$-$RANDOM; while [ $(ls %s | wc -l) -lt 12 ]; do sleep 0.02; done`, dir, dir)
 	reqs := make([]Request, 12)
 	for i := range reqs {
-		reqs[i] = Request{Command: cmd, Timeout: 30 * time.Second}
+		reqs[i] = Request{Task: wire.Task{Command: command, Timeout: wire.Duration(30 * time.Second)}}
 	}
-	items := c.fe.RunBatch(context.Background(), reqs, 0, false, nil)
+	sts, err := c.svc.Batch(context.Background(), reqs, BatchOptions{Budget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
 	count := map[string]int{}
-	for i, it := range items {
-		if it.Err != nil || it.Outcome.Result.ExitCode != 0 {
-			t.Fatalf("item %d: %v %+v", i, it.Err, it.Outcome.Result)
+	for i, st := range sts {
+		if st.State != tasks.StateDone || st.Result.ExitCode != 0 {
+			t.Fatalf("item %d: %s %+v", i, st.State, st.Result)
 		}
-		count[it.Outcome.Node]++
+		count[st.Record.Node]++
 	}
 	if count["a"] != 4 || count["b"] != 4 || count["c"] != 4 {
 		t.Fatalf("spread = %v, want 4/4/4", count)
@@ -216,15 +133,15 @@ func TestNodeAtSlotsIsSkipped(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	started := make(chan string, 1)
-	go c.fe.Run(ctx, Request{Command: "sleep 30", Requires: wire.Requirements{Node: "small"}},
-		Hooks{Hooks: dispatch.Hooks{OnAccepted: func(n, _ string) { started <- n }}})
+	go c.svc.Run(ctx, withReq("sleep 30", wire.Requirements{Node: "small"}), nil,
+		OnAccepted(func(_, n string) { started <- n }))
 	<-started
-	out := run(t, c.fe, Request{Command: "echo where"})
-	if out.Node != "big" {
-		t.Fatalf("ran on %s: %s", out.Node, out.Decision.Reason)
+	st := run(t, c.svc, cmd("echo where"))
+	if st.Record.Node != "big" {
+		t.Fatalf("ran on %s: %s", st.Record.Node, st.Record.Reason)
 	}
-	if !strings.Contains(out.Decision.Reason, "small full (1/1 slots)") {
-		t.Errorf("reason %q does not say small is full", out.Decision.Reason)
+	if !strings.Contains(st.Record.Reason, "small full (1/1 slots)") {
+		t.Errorf("reason %q does not say small is full", st.Record.Reason)
 	}
 }
 
@@ -243,26 +160,26 @@ func TestVanishedNodeIsSkipped(t *testing.T) {
 			t.Fatal("server still has the ghost connection")
 		}
 	}
-	out := run(t, c.fe, Request{Command: "echo hi"})
-	if out.Node != "real" || out.Result.Stdout != "hi\n" {
-		t.Fatalf("ran on %s: %+v", out.Node, out.Result)
+	st := run(t, c.svc, cmd("echo hi"))
+	if st.Record.Node != "real" || st.Result.Stdout != "hi\n" {
+		t.Fatalf("ran on %s: %+v", st.Record.Node, st.Result)
 	}
-	if len(out.Declined) != 1 || !strings.Contains(out.Declined[0], "ghost: no responders") {
-		t.Fatalf("declined = %v", out.Declined)
+	if len(st.Declined) != 1 || !strings.Contains(st.Declined[0], "ghost: no responders") {
+		t.Fatalf("declined = %v", st.Declined)
 	}
 }
 
 func TestNoMatchIsAClearErrorAtOnce(t *testing.T) {
 	c := newCluster(t, Config{}, threeKinds()...)
 	start := time.Now()
-	_, err := c.fe.Run(context.Background(), Request{Command: "nvidia-smi"}, Hooks{})
+	_, err := c.svc.Run(context.Background(), cmd("nvidia-smi"), nil)
 	if !errors.Is(err, router.ErrNoMatch) || !strings.Contains(err.Error(), "caps=gpu") || !strings.Contains(err.Error(), "idle lacks gpu") {
 		t.Fatalf("err = %v", err)
 	}
 	if time.Since(start) > time.Second {
 		t.Fatalf("took %s", time.Since(start))
 	}
-	_, err = c.fe.Run(context.Background(), Request{Command: "ls", Requires: wire.Requirements{Node: "nope"}}, Hooks{})
+	_, err = c.svc.Run(context.Background(), withReq("ls", wire.Requirements{Node: "nope"}), nil)
 	if !errors.Is(err, router.ErrUnknownNode) {
 		t.Fatalf("err = %v", err)
 	}
@@ -272,14 +189,13 @@ func TestStreamingOutputAndExitCode(t *testing.T) {
 	c := newCluster(t, Config{}, node("n", "linux", "amd64", worker.FixedLoad{CPUs: 4}))
 	var mu sync.Mutex
 	var got []string
-	out, err := c.fe.Run(context.Background(), Request{Command: "echo one; sleep 0.1; echo two >&2; exit 7"}, Hooks{Hooks: dispatch.Hooks{
-		OnOutput: func(s wire.Stream, p []byte) { mu.Lock(); got = append(got, s.String()+":"+string(p)); mu.Unlock() },
-	}})
+	st, err := c.svc.Run(context.Background(), cmd("echo one; sleep 0.1; echo two >&2; exit 7"),
+		func(s wire.Stream, p []byte) { mu.Lock(); got = append(got, s.String()+":"+string(p)); mu.Unlock() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Result.ExitCode != 7 || strings.Join(got, "") != "stdout:one\nstderr:two\n" {
-		t.Fatalf("exit %d, streamed %q", out.Result.ExitCode, got)
+	if st.Result.ExitCode != 7 || strings.Join(got, "") != "stdout:one\nstderr:two\n" {
+		t.Fatalf("exit %d, streamed %q", st.Result.ExitCode, got)
 	}
 }
 
@@ -288,28 +204,25 @@ func TestStreamingOutputAndExitCode(t *testing.T) {
 func TestCancelKillsTheTask(t *testing.T) {
 	c := newCluster(t, Config{}, node("n", "linux", "amd64", worker.FixedLoad{CPUs: 4}))
 	ctx, cancel := context.WithCancel(context.Background())
-	out, err := c.fe.Run(ctx, Request{Command: "echo started; sleep 300"}, Hooks{Hooks: dispatch.Hooks{
-		OnOutput: func(wire.Stream, []byte) { cancel() },
-	}})
+	st, err := c.svc.Run(ctx, cmd("echo started; sleep 300"), func(wire.Stream, []byte) { cancel() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Result.Error != wire.ErrCancelled {
-		t.Fatalf("result = %+v", out.Result)
+	if st.Result.Error != wire.ErrCancelled {
+		t.Fatalf("result = %+v", st.Result)
 	}
 }
 
 func TestNodeLostMidTask(t *testing.T) {
 	c := newCluster(t, Config{}, worker.Config{Name: "doomed", OS: "linux", Arch: "amd64", HeartbeatInterval: 100 * time.Millisecond})
-	out, err := c.fe.Run(context.Background(), Request{Command: "echo go; sleep 300"}, Hooks{Hooks: dispatch.Hooks{
+	st, err := c.svc.Run(context.Background(), cmd("echo go; sleep 300"),
 		// The node's connection dies mid-task: no result, no heartbeats.
-		OnOutput: func(wire.Stream, []byte) { go c.conns["doomed"].Close() },
-	}})
+		func(wire.Stream, []byte) { go c.conns["doomed"].Close() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Result.Error != wire.ErrNodeLost || !strings.Contains(out.Result.Message, "stopped heartbeating") {
-		t.Fatalf("result = %+v", out.Result)
+	if st.Result.Error != wire.ErrNodeLost || !strings.Contains(st.Result.Message, "stopped heartbeating") {
+		t.Fatalf("result = %+v", st.Result)
 	}
 }
 
@@ -320,21 +233,46 @@ func TestWaitsForAFreeSlot(t *testing.T) {
 	dir := t.TempDir()
 	flag := filepath.Join(dir, "go")
 	started := make(chan string, 1)
-	go c.fe.Run(context.Background(), Request{Command: fmt.Sprintf("while [ ! -e %s ]; do sleep 0.02; done", flag)},
-		Hooks{Hooks: dispatch.Hooks{OnAccepted: func(n, _ string) { started <- n }}})
+	go c.svc.Run(context.Background(), cmd(fmt.Sprintf("while [ ! -e %s ]; do sleep 0.02; done", flag)), nil,
+		OnAccepted(func(_, n string) { started <- n }))
 	<-started
-	if _, err := c.fe.Run(context.Background(), Request{Command: "true", NoWait: true}, Hooks{}); !errors.Is(err, router.ErrAllBusy) {
+	noWait := cmd("true")
+	noWait.NoWait = true
+	if _, err := c.svc.Run(context.Background(), noWait, nil); !errors.Is(err, router.ErrAllBusy) {
 		t.Fatalf("NoWait err = %v", err)
 	}
-	done := make(chan *Outcome, 1)
-	go func() { done <- run(t, c.fe, Request{Command: "echo second"}) }()
+	done := make(chan *Status, 1)
+	go func() { done <- run(t, c.svc, cmd("echo second")) }()
 	os.WriteFile(flag, nil, 0o644)
 	select {
-	case out := <-done:
-		if out.Result.Stdout != "second\n" {
-			t.Fatalf("result = %+v", out.Result)
+	case st := <-done:
+		if st.Result.Stdout != "second\n" {
+			t.Fatalf("result = %+v", st.Result)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("second command never ran")
+	}
+}
+
+// TestRefusalStopsTheFallThrough: a node that refuses a task by policy
+// (its guard) ends the offer there: the next node would refuse it too, so
+// it is not offered the task, and the error says who refused it and why.
+func TestRefusalStopsTheFallThrough(t *testing.T) {
+	refuse := func(*wire.Task) error { return errors.New("not on this node, by policy") }
+	c := newCluster(t, Config{},
+		worker.Config{Name: "strict", OS: "linux", Arch: "amd64", Check: refuse},
+		worker.Config{Name: "other", OS: "linux", Arch: "amd64", Load: worker.FixedLoad{CPUs: 4, Load1: 3}},
+	)
+	mark := filepath.Join(t.TempDir(), "ran")
+	st, err := c.svc.Run(context.Background(), cmd("echo ran >> "+mark), nil)
+	if !errors.Is(err, wire.ErrNodeRefused) || ErrorKind(err) != wire.ErrRejected ||
+		!strings.Contains(err.Error(), "task refused by strict: not on this node, by policy") {
+		t.Fatalf("err = %v", err)
+	}
+	if st.State != tasks.StateFailed || st.Record.Error != wire.ErrRejected || len(st.Declined) != 1 || !strings.HasPrefix(st.Declined[0], "strict: ") {
+		t.Fatalf("status %+v, declined %q", st.Record, st.Declined)
+	}
+	if _, err := os.Stat(mark); !os.IsNotExist(err) {
+		t.Fatalf("the task ran somewhere: %v", err)
 	}
 }

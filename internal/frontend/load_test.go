@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -26,12 +25,13 @@ const (
 
 // TestLoadEveryTaskExactlyOnce pushes 10,000 tasks (argv true, the cheapest
 // there is) from 32 concurrent submitters, each a front end of its own (its
-// own connection, registry and placements, so they collide on nodes and fall
-// through busy ones), through 3 nodes on a real embedded hub. Every task
-// must come back to its submitter with exactly one result saying it ran,
-// and must have run exactly once as the nodes tell it: each run's result
-// also goes to a subject of the test's (the task's ResultTo), counted per
-// task and node apart from the front ends.
+// own connection, registry, placements and records, so they collide on
+// nodes and fall through busy ones), through 3 nodes on a real embedded
+// hub. Every task must come back to its submitter with exactly one result
+// saying it ran, and must have run exactly once as the nodes tell it: each
+// run's result also goes to a subject of the test's (the task's ResultTo,
+// which a service with records in memory leaves as it is given), counted
+// per task and node apart from the front ends.
 func TestLoadEveryTaskExactlyOnce(t *testing.T) {
 	n := loadTasks
 	if raceEnabled || testing.Short() {
@@ -68,17 +68,9 @@ func TestLoadEveryTaskExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fes := []*Frontend{c.fe}
+	fes := []*Service{c.svc}
 	for len(fes) < loadSubmitters {
-		fe, err := New(c.connect(t), Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fe.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(fe.Close)
-		fes = append(fes, fe)
+		fes = append(fes, c.service(t, Config{}))
 	}
 
 	ids := make([]string, n)
@@ -97,12 +89,15 @@ func TestLoadEveryTaskExactlyOnce(t *testing.T) {
 	// counted to show the test exercised them.
 	var declinesMu sync.Mutex
 	declines := map[string]int{}
-	hooks := Hooks{Hooks: dispatch.Hooks{OnDeclined: func(_, why string) {
-		kind, _, _ := strings.Cut(why, ":")
+	countDeclines := func(declined []string) {
 		declinesMu.Lock()
-		declines[kind]++
-		declinesMu.Unlock()
-	}}}
+		defer declinesMu.Unlock()
+		for _, d := range declined {
+			_, why, _ := strings.Cut(d, ": ")
+			kind, _, _ := strings.Cut(why, ":")
+			declines[kind]++
+		}
+	}
 	began := time.Now()
 	var wg sync.WaitGroup
 	for s := range loadSubmitters {
@@ -110,9 +105,14 @@ func TestLoadEveryTaskExactlyOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := s; i < n; i += loadSubmitters {
-				req := Request{ID: ids[i], Argv: []string{"true"}, Timeout: time.Minute, ResultTo: ranSubject}
-				out, err := fes[s].Run(ctx, req, hooks)
-				outs[i] = outcome{out.Node, out.Result, err}
+				req := Request{Task: wire.Task{ID: ids[i], Argv: []string{"true"}, Timeout: wire.Duration(time.Minute), ResultTo: ranSubject}}
+				st, err := fes[s].Run(ctx, req, nil)
+				if err != nil {
+					outs[i] = outcome{err: err}
+					continue
+				}
+				countDeclines(st.Declined)
+				outs[i] = outcome{st.Record.Node, st.Result, nil}
 			}
 		}()
 	}

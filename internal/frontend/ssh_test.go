@@ -10,9 +10,9 @@ import (
 
 	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/inventory"
+	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/sshexec"
-	"github.com/fabric-run/fabric/internal/sshnodes"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -37,12 +37,7 @@ func sshCluster(t *testing.T, nodes ...inventory.Node) (*testCluster, *fabrictes
 	cfg.AgentSocket = ""
 	cfg.Retries = 0
 	cfg.ConnectTimeout = time.Second
-	ssh, err := sshnodes.New(sshnodes.Config{Nodes: nodes, SSH: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ssh.Close() })
-	c := newCluster(t, Config{SSH: ssh}, worker.Config{Name: "w1", OS: "linux", Arch: "amd64", Load: worker.FixedLoad{CPUs: 4}})
+	c := newCluster(t, Config{SSHNodes: nodes, SSH: cfg}, worker.Config{Name: "w1", OS: "linux", Arch: "amd64", Load: worker.FixedLoad{CPUs: 4}})
 	return c, sshd
 }
 
@@ -50,16 +45,22 @@ func sshCluster(t *testing.T, nodes ...inventory.Node) (*testCluster, *fabrictes
 // the capability; the task runs there, over SSH, and says so.
 func TestRoutesToTheSSHNodeWhenItIsTheOnlyMatch(t *testing.T) {
 	c, _ := sshCluster(t, inventory.Node{Name: "nas", OS: "linux", Arch: "amd64", Capabilities: []string{"raid"}})
-	out := run(t, c.fe, Request{Command: "echo via-ssh; echo err >&2; exit 3", Requires: wire.Requirements{Capabilities: []string{"raid"}}})
-	if out.Node != "nas" || out.Result.Stdout != "via-ssh\n" || out.Result.Stderr != "err\n" || out.Result.ExitCode != 3 {
-		t.Fatalf("outcome %s: %+v", out.Node, out.Result)
+	st := run(t, c.svc, withReq("echo via-ssh; echo err >&2; exit 3", wire.Requirements{Capabilities: []string{"raid"}}))
+	if st.Record.Node != "nas" || st.Record.Via != wire.ViaSSH || st.Result.Stdout != "via-ssh\n" || st.Result.Stderr != "err\n" || st.Result.ExitCode != 3 {
+		t.Fatalf("outcome %s via %s: %+v", st.Record.Node, st.Record.Via, st.Result)
 	}
-	if !strings.Contains(out.Decision.Reason, "nas (via ssh)") || !strings.Contains(out.Decision.Reason, "w1 lacks raid") {
-		t.Errorf("reason %q", out.Decision.Reason)
+	if !strings.Contains(st.Record.Reason, "nas (via ssh)") || !strings.Contains(st.Record.Reason, "w1 lacks raid") {
+		t.Errorf("reason %q", st.Record.Reason)
+	}
+	// The front end recorded the result: nobody else could.
+	if _, res, err := c.svc.Store().Get(context.Background(), st.Record.ID); err != nil || res == nil || res.Stdout != "via-ssh\n" {
+		t.Fatalf("stored result %+v, %v", res, err)
 	}
 	// An unattended task (its submitter leaves) may not go over SSH.
-	_, err := c.fe.Run(context.Background(), Request{Command: "true", Requires: wire.Requirements{Capabilities: []string{"raid"}}, Unattended: true}, Hooks{})
-	if !errors.Is(err, router.ErrNoMatch) {
+	unattended := withReq("true", wire.Requirements{Capabilities: []string{"raid"}})
+	unattended.Unattended = true
+	_, err := c.svc.Run(context.Background(), unattended, nil)
+	if !errors.Is(err, router.ErrNoMatch) || !strings.Contains(err.Error(), "nas is reached over ssh") {
 		t.Fatalf("unattended err = %v", err)
 	}
 }
@@ -71,24 +72,24 @@ func TestNodesShowsSSHNodesAndTheirHealth(t *testing.T) {
 		inventory.Node{Name: "gone", OS: "linux", Arch: "amd64", Port: dead, Capabilities: []string{"tape"}},
 		inventory.Node{Name: "w1", OS: "linux", Arch: "amd64"}, // runs a worker: reached through it
 	)
-	nodes := c.fe.Nodes(context.Background())
-	got := map[string]NodeInfo{}
+	nodes := c.svc.Nodes(context.Background())
+	got := map[string]registry.Node{}
 	for _, n := range nodes {
-		if _, dup := got[n.ID]; dup {
-			t.Fatalf("node %s listed twice", n.ID)
+		if _, dup := got[n.Node]; dup {
+			t.Fatalf("node %s listed twice", n.Node)
 		}
-		got[n.ID] = n
+		got[n.Node] = n
 	}
-	if n := got["nas"]; n.Via != "ssh" || n.State != "ready" || n.CPUs == 0 || n.LastSeen.IsZero() {
+	if n := got["nas"]; n.Via != "ssh" || n.Health != registry.HealthReady || n.CPUs == 0 || n.Seen.IsZero() {
 		t.Errorf("nas = %+v", n)
 	}
-	if n := got["gone"]; n.Via != "ssh" || n.State != "unreachable" || !strings.Contains(n.Reason, "connection refused") {
+	if n := got["gone"]; n.Via != "ssh" || n.Health != registry.HealthUnreachable || !strings.Contains(n.Reason, "connection refused") {
 		t.Errorf("gone = %+v", n)
 	}
 	if n := got["w1"]; n.Via != "nats" {
 		t.Errorf("w1 = %+v, want via nats", n)
 	}
-	_, err := c.fe.Run(context.Background(), Request{Command: "true", Requires: wire.Requirements{Capabilities: []string{"tape"}}}, Hooks{})
+	_, err := c.svc.Run(context.Background(), withReq("true", wire.Requirements{Capabilities: []string{"tape"}}), nil)
 	if !errors.Is(err, router.ErrNoMatch) || !strings.Contains(err.Error(), "gone is unreachable over ssh") {
 		t.Fatalf("err = %v", err)
 	}
@@ -98,13 +99,13 @@ func TestNodesShowsSSHNodesAndTheirHealth(t *testing.T) {
 // its probe also found the programs it has (make), as a worker would.
 func TestOffloadToSSHNodeByName(t *testing.T) {
 	c, _ := sshCluster(t, inventory.Node{Name: "box", OS: "linux", Arch: "amd64"})
-	out := run(t, c.fe, Request{Command: "uname -s", Requires: wire.Requirements{Node: "box"}})
-	if out.Node != "box" || out.Result.Stdout != "Linux\n" {
-		t.Fatalf("outcome %s: %+v", out.Node, out.Result)
+	st := run(t, c.svc, withReq("uname -s", wire.Requirements{Node: "box"}))
+	if st.Record.Node != "box" || st.Result.Stdout != "Linux\n" {
+		t.Fatalf("outcome %s: %+v", st.Record.Node, st.Result)
 	}
-	var box NodeInfo
-	for _, n := range c.fe.Nodes(context.Background()) {
-		if n.ID == "box" {
+	var box registry.Node
+	for _, n := range c.svc.Nodes(context.Background()) {
+		if n.Node == "box" {
 			box = n
 		}
 	}

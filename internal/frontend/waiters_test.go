@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
@@ -68,16 +69,20 @@ func TestBatchFarBeyondSlots(t *testing.T) {
 	c := newCluster(t, Config{}, worker.Config{Name: "a", OS: "linux", Arch: "amd64", Slots: 2, Load: worker.FixedLoad{CPUs: 2}})
 	reqs := make([]Request, 60)
 	for i := range reqs {
-		reqs[i] = Request{Command: "true", Timeout: 30 * time.Second}
+		reqs[i] = Request{Task: wire.Task{Command: "true", Timeout: wire.Duration(30 * time.Second)}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for i, it := range c.fe.RunBatch(ctx, reqs, 0, false, nil) {
-		if it.Err != nil || it.Outcome.Result == nil || it.Outcome.Result.ExitCode != 0 {
-			t.Fatalf("item %d: %v %+v", i, it.Err, it.Outcome)
+	sts, err := c.svc.Batch(ctx, reqs, BatchOptions{Budget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range sts {
+		if st.Result == nil || st.Result.ExitCode != 0 {
+			t.Fatalf("item %d: %s %+v", i, st.State, st.Result)
 		}
 	}
-	if n := len(c.fe.waiting.q); n != 0 {
+	if n := len(c.svc.waiting.q); n != 0 {
 		t.Fatalf("%d placements still in line", n)
 	}
 }

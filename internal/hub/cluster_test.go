@@ -96,11 +96,11 @@ func TestTwoHubsFailOver(t *testing.T) {
 
 // waitReady waits until the front end sees every named node ready, with a
 // heartbeat that arrived after since.
-func waitReady(t *testing.T, fe *frontend.Frontend, since time.Time, names ...string) {
+func waitReady(t *testing.T, fe *frontend.Service, since time.Time, names ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	err := fe.Registry().WaitFor(ctx, func(ns []registry.Node) bool {
+	err := fe.WaitNodes(ctx, func(ns []registry.Node) bool {
 		ready := map[string]bool{}
 		for _, n := range ns {
 			ready[n.Node] = n.Health == registry.HealthReady && n.Seen.After(since)
@@ -113,21 +113,21 @@ func waitReady(t *testing.T, fe *frontend.Frontend, since time.Time, names ...st
 		return true
 	})
 	if err != nil {
-		t.Fatalf("nodes %v not all ready: %+v", names, fe.Registry().Snapshot())
+		t.Fatalf("nodes %v not all ready: %+v", names, fe.Nodes(ctx))
 	}
 }
 
 // runOn runs a command on node and checks it ran there.
-func runOn(t *testing.T, fe *frontend.Frontend, node string) {
+func runOn(t *testing.T, fe *frontend.Service, node string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	out, err := fe.Run(ctx, frontend.Request{Command: "echo ran-on-" + node, Requires: wire.Requirements{Node: node}}, frontend.Hooks{})
+	out, err := fe.Run(ctx, frontend.Request{Task: wire.Task{Command: "echo ran-on-" + node, Requires: wire.Requirements{Node: node}}}, nil)
 	if err != nil {
 		t.Fatalf("run on %s: %v", node, err)
 	}
-	if out.Node != node || out.Result.Error != wire.ErrNone || out.Result.Stdout != "ran-on-"+node+"\n" {
-		t.Fatalf("run on %s: ran on %s: %+v", node, out.Node, out.Result)
+	if out.Record.Node != node || out.Result.Error != wire.ErrNone || out.Result.Stdout != "ran-on-"+node+"\n" {
+		t.Fatalf("run on %s: ran on %s: %+v", node, out.Record.Node, out.Result)
 	}
 }
 

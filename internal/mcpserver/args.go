@@ -301,7 +301,7 @@ func commandRequest(command, cwd string, timeout flexNumber, req wire.Requiremen
 	if err != nil {
 		return frontend.Request{}, err
 	}
-	return frontend.Request{Command: command, Cwd: cwd, Timeout: d, Requires: req}, nil
+	return frontend.Request{Task: wire.Task{Command: command, Cwd: cwd, Timeout: wire.Duration(d), Requires: req}}, nil
 }
 
 // parallelArgs are parallel_execute's arguments.

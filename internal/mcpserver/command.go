@@ -9,7 +9,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/fabric-run/fabric/internal/frontend"
-	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -66,7 +65,8 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 	// Placement (which waits while every matching node is busy) counts
 	// toward the budget: a task no node took by then is not started.
 	placeCtx, cancel := context.WithTimeout(ctx, budget)
-	st, err := s.service().Submit(placeCtx, fr, background)
+	fr.Background = background
+	st, err := s.service().Submit(placeCtx, fr)
 	cancel()
 	if err != nil {
 		return s.notRun(ctx, st, fr, err)
@@ -102,7 +102,7 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 // or finish (the text then says what would help): callers answer with a
 // tool error. A task that ran to its end, whatever its exit code, or still
 // runs, is not bad. edit, if not nil, amends the view before rendering.
-func (s *Server) taskReply(st *taskrun.Status, edit func(*TaskView)) (v TaskView, text string, bad bool) {
+func (s *Server) taskReply(st *frontend.Status, edit func(*TaskView)) (v TaskView, text string, bad bool) {
 	v = taskView(st, s.cfg.OutputBytes)
 	if edit != nil {
 		edit(&v)
@@ -122,7 +122,7 @@ func (s *Server) taskReply(st *taskrun.Status, edit func(*TaskView)) (v TaskView
 }
 
 // commandReply answers a command tool with a task's state.
-func (s *Server) commandReply(st *taskrun.Status, edit func(*TaskView)) *mcp.CallToolResult {
+func (s *Server) commandReply(st *frontend.Status, edit func(*TaskView)) *mcp.CallToolResult {
 	v, text, bad := s.taskReply(st, edit)
 	if bad {
 		return failure(text, RunView{TaskView: v})
@@ -132,8 +132,8 @@ func (s *Server) commandReply(st *taskrun.Status, edit func(*TaskView)) *mcp.Cal
 
 // notRun answers a command that could not be placed or started: no matching
 // node, unknown node, refused, no free slot within the budget.
-func (s *Server) notRun(ctx context.Context, st *taskrun.Status, fr frontend.Request, err error) *mcp.CallToolResult {
-	kind := taskrun.ErrorKind(err)
+func (s *Server) notRun(ctx context.Context, st *frontend.Status, fr frontend.Request, err error) *mcp.CallToolResult {
+	kind := frontend.ErrorKind(err)
 	v := TaskView{State: string(tasks.StateFailed), Command: fr.Command, Error: string(kind), Message: err.Error()}
 	if st != nil {
 		v = taskView(st, s.cfg.OutputBytes)
@@ -168,17 +168,17 @@ func (s *Server) clientGaveUp(ctx context.Context, id string) *mcp.CallToolResul
 
 // dryRun answers with the routing decision alone.
 func (s *Server) dryRun(ctx context.Context, fr frontend.Request) *mcp.CallToolResult {
-	d, err := s.frontend().Plan(ctx, fr)
+	d, err := s.service().Plan(ctx, fr)
 	p := PlanView{Fallbacks: []string{}, Programs: []string{}, NotChosen: []SkipView{}, Requires: RequiresView{Capabilities: []string{}}}
 	var requires wire.Requirements
 	if d != nil {
 		requires = d.Requires
 		for i, c := range d.Order {
 			if i == 0 && err == nil {
-				p.Node = c.ID
+				p.Node = c.Node
 				continue
 			}
-			p.Fallbacks = append(p.Fallbacks, c.ID)
+			p.Fallbacks = append(p.Fallbacks, c.Node)
 		}
 		p.Requires = RequiresView{OS: d.Requires.OS, Arch: d.Requires.Arch, Capabilities: nonNil(d.Requires.Capabilities), Node: d.Requires.Node}
 		p.Programs = nonNil(d.Inferred.Programs)
@@ -192,7 +192,7 @@ func (s *Server) dryRun(ctx context.Context, fr frontend.Request) *mcp.CallToolR
 	var text string
 	if err != nil {
 		p.Reason = err.Error()
-		kind := taskrun.ErrorKind(err)
+		kind := frontend.ErrorKind(err)
 		v.Error, v.Message, v.Help = string(kind), err.Error(), help(kind)
 		text = fmt.Sprintf("dry run: it would not run now: %v\nhelp: %s\n", err, v.Help)
 		if kind == wire.ErrBusy {

@@ -15,7 +15,6 @@ import (
 	"github.com/fabric-run/fabric/internal/guard"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/registry"
-	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/worker"
 )
@@ -28,8 +27,8 @@ const forbidden = "fabric-test-forbidden"
 var inProcessNodes = map[string][]string{"a": {"make", "docker"}, "b": {"make"}, "c": {"make"}}
 
 // newInProcess starts a real embedded hub with JetStream, three in-process
-// workers, a front end with the guard, a task service on the JetStream
-// record store, and two MCP servers over it (budgets callBudget and
+// workers, a task service with the guard on the JetStream record store,
+// and two MCP servers over it (budgets callBudget and
 // shortBudget), each with an in-process client.
 func newInProcess(t testing.TB) *fixture {
 	t.Helper()
@@ -64,19 +63,6 @@ func newInProcess(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	nc := conn()
-	fe, err := frontend.New(nc, frontend.Config{Local: "a", Check: g.CheckTask})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fe.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fe.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	if err := fe.Registry().WaitFor(ctx, func(ns []registry.Node) bool { return len(ns) == len(f.nodes) }); err != nil {
-		t.Fatal(err)
-	}
 	store, err := tasks.Open(context.Background(), nc, tasks.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -85,18 +71,26 @@ func newInProcess(t testing.TB) *fixture {
 		t.Fatalf("records in %s, want jetstream", store.Backend())
 	}
 	t.Cleanup(func() { store.Close() })
-	svc, err := taskrun.New(fe, taskrun.Config{Store: store})
+	svc, err := frontend.New(nc, frontend.Config{Local: "a", Check: g.CheckTask, Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(svc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if err := svc.WaitNodes(ctx, func(ns []registry.Node) bool { return len(ns) == len(f.nodes) }); err != nil {
+		t.Fatal(err)
+	}
 	f.c = inProcessClient(t, svc, callBudget, h.ClientURL())
 	f.progress = newProgressLog(f.c)
 	f.short = inProcessClient(t, svc, shortBudget, h.ClientURL())
 	return f
 }
 
-func inProcessClient(t testing.TB, svc *taskrun.Service, budget time.Duration, url string) *client.Client {
+func inProcessClient(t testing.TB, svc *frontend.Service, budget time.Duration, url string) *client.Client {
 	t.Helper()
 	srv, err := New(Config{Service: svc, SyncBudget: budget, Server: url, ProgressInterval: 50 * time.Millisecond})
 	if err != nil {
@@ -176,21 +170,16 @@ func TestMemoryRecordsSaidPlainly(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	fe, err := frontend.New(nc, frontend.Config{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fe.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fe.Close)
 	store, err := tasks.Open(context.Background(), nc, tasks.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	svc, err := taskrun.New(fe, taskrun.Config{Store: store})
+	svc, err := frontend.New(nc, frontend.Config{NoSync: true, Store: store})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/fabric-run/fabric/internal/taskrun"
+	"github.com/fabric-run/fabric/internal/frontend"
 )
 
 func (s *Server) handleTaskOutput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -27,7 +27,7 @@ func (s *Server) handleTaskOutput(ctx context.Context, req mcp.CallToolRequest) 
 	}
 	sl, err := s.service().Output(ctx, id, q)
 	if err != nil {
-		if errors.Is(err, taskrun.ErrUnknownTask) {
+		if errors.Is(err, frontend.ErrUnknownTask) {
 			return s.unknownTask(ToolTaskOutput, err), nil
 		}
 		return argError(ToolTaskOutput, err), nil
@@ -53,9 +53,9 @@ func (s *Server) handleTaskOutput(ctx context.Context, req mcp.CallToolRequest) 
 	return answer(v.text(), v), nil
 }
 
-// query turns the arguments into a taskrun query and says what it asks.
-func (a *outputArgs) query() (taskrun.Query, string, error) {
-	q := taskrun.Query{Stream: strings.ToLower(strings.TrimSpace(a.Stream))}
+// query turns the arguments into an output query and says what it asks.
+func (a *outputArgs) query() (frontend.Query, string, error) {
+	q := frontend.Query{Stream: strings.ToLower(strings.TrimSpace(a.Stream))}
 	var err error
 	if q.Head, err = a.Head.count("head", 0, 1); err != nil {
 		return q, "", err

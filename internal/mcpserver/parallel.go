@@ -11,7 +11,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/fabric-run/fabric/internal/frontend"
-	"github.com/fabric-run/fabric/internal/taskrun"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -54,8 +53,8 @@ func (s *Server) handleParallel(ctx context.Context, req mcp.CallToolRequest) (*
 }
 
 // batch builds the batch's requests and options from the arguments.
-func (s *Server) batch(a *parallelArgs) ([]frontend.Request, taskrun.BatchOptions, error) {
-	opt := taskrun.BatchOptions{FailFast: bool(a.FailFast), Budget: s.cfg.SyncBudget}
+func (s *Server) batch(a *parallelArgs) ([]frontend.Request, frontend.BatchOptions, error) {
+	opt := frontend.BatchOptions{FailFast: bool(a.FailFast), Budget: s.cfg.SyncBudget}
 	if len(a.Commands) == 0 {
 		return nil, opt, errors.New("commands is required: a non-empty array of shell command lines")
 	}
@@ -75,7 +74,7 @@ func (s *Server) batch(a *parallelArgs) ([]frontend.Request, taskrun.BatchOption
 		if strings.TrimSpace(c) == "" {
 			return nil, opt, fmt.Errorf("commands[%d] (command %d) is empty", i, i+1)
 		}
-		reqs[i] = frontend.Request{Command: c, Timeout: timeout, Requires: r}
+		reqs[i] = frontend.Request{Task: wire.Task{Command: c, Timeout: wire.Duration(timeout), Requires: r}}
 		reqs[i].Requires.Capabilities = slices.Clone(r.Capabilities)
 	}
 	return reqs, opt, nil
@@ -85,7 +84,7 @@ func (s *Server) batch(a *parallelArgs) ([]frontend.Request, taskrun.BatchOption
 // has not launched yet cannot be cancelled until it launches them (as the
 // cancelled ones free their slots), so this goes round until every task has
 // ended or the grace is over.
-func (s *Server) cancelAll(ctx context.Context, sts []*taskrun.Status, reason string) {
+func (s *Server) cancelAll(ctx context.Context, sts []*frontend.Status, reason string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)
 	defer cancel()
 	retry := time.NewTicker(50 * time.Millisecond)
@@ -115,7 +114,7 @@ func (s *Server) cancelAll(ctx context.Context, sts []*taskrun.Status, reason st
 }
 
 // parallelView builds the answer: a result per command, grouped outputs.
-func (s *Server) parallelView(commands []string, sts []*taskrun.Status) ParallelView {
+func (s *Server) parallelView(commands []string, sts []*frontend.Status) ParallelView {
 	v := ParallelView{Commands: len(sts), Nodes: []string{}, ExitCodes: []ExitCount{}, Groups: []GroupView{}, Results: []ItemView{}}
 	members := make([]member, len(sts))
 	for i, st := range sts {

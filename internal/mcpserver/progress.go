@@ -9,7 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fabric-run/fabric/internal/taskrun"
+	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -26,7 +26,7 @@ const (
 // *progress relays nothing.
 type progress struct {
 	srv   *server.MCPServer
-	svc   *taskrun.Service
+	svc   *frontend.Service
 	ctx   context.Context
 	token mcp.ProgressToken
 	every time.Duration
@@ -202,13 +202,13 @@ func backlog(res *wire.Result) []string {
 			ls = ls[:len(ls)-1] // unfinished: it comes as a line later
 		}
 		for _, l := range ls[max(0, len(ls)-progressBacklog):] {
-			out = append(out, lineText(taskrun.Line{Stream: s.stream, Text: l}))
+			out = append(out, lineText(frontend.Line{Stream: s.stream, Text: l}))
 		}
 	}
 	return out
 }
 
-func lineText(l taskrun.Line) string {
+func lineText(l frontend.Line) string {
 	if l.Stream == wire.Stderr {
 		return "[stderr] " + l.Text
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/taskrun"
+	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -47,7 +47,7 @@ func streamView(name, kept, shown string, total int64, keptPart bool, budget, ma
 
 // taskView is what the tools show of a task, output within budget bytes
 // (none with budget 0).
-func taskView(st *taskrun.Status, budget int) TaskView {
+func taskView(st *frontend.Status, budget int) TaskView {
 	rec := &st.Record
 	v := TaskView{
 		TaskID: rec.ID, State: string(st.State), Node: rec.Node, Command: rec.Display(),
@@ -95,7 +95,7 @@ func taskView(st *taskrun.Status, budget int) TaskView {
 
 // ranToEnd reports whether a task ended having run its command to the end,
 // whatever its exit code.
-func ranToEnd(st *taskrun.Status) bool {
+func ranToEnd(st *frontend.Status) bool {
 	return st.Result != nil && st.Result.Ran() && st.State != tasks.StateLost && st.State != tasks.StateCancelled
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/fabric-run/fabric/internal/frontend"
-	"github.com/fabric-run/fabric/internal/taskrun"
 )
 
 // Defaults for Config fields left zero.
@@ -47,7 +46,7 @@ type Config struct {
 	// Service runs the tasks. Without one the server starts detached:
 	// every tool call answers an error saying why (Detached) until Attach
 	// gives it a service.
-	Service *taskrun.Service
+	Service *frontend.Service
 	// Detached says why there is no service yet, for the answers of a
 	// detached server (required without Service).
 	Detached func() string
@@ -82,8 +81,7 @@ type Server struct {
 // attachment is the service a server runs tasks with, and how it reaches
 // the cluster.
 type attachment struct {
-	svc    *taskrun.Service
-	fe     *frontend.Frontend
+	svc    *frontend.Service
 	server string
 }
 
@@ -126,8 +124,8 @@ func New(cfg Config) (*Server, error) {
 // Attach gives a detached server the service to run tasks with, and says
 // how it reaches the cluster (for cluster_status). From then on tool calls
 // run as on a server built with the service.
-func (s *Server) Attach(svc *taskrun.Service, server string) {
-	s.attached.Store(&attachment{svc: svc, fe: svc.Frontend(), server: server})
+func (s *Server) Attach(svc *frontend.Service, server string) {
+	s.attached.Store(&attachment{svc: svc, server: server})
 }
 
 // requireService answers every tool call of a detached server with why it
@@ -143,10 +141,7 @@ func (s *Server) requireService(next server.ToolHandlerFunc) server.ToolHandlerF
 
 // service is the attached task service; only tool handlers call it, and
 // requireService lets them run only once there is one.
-func (s *Server) service() *taskrun.Service { return s.attached.Load().svc }
-
-// frontend is the attached service's front end.
-func (s *Server) frontend() *frontend.Frontend { return s.attached.Load().fe }
+func (s *Server) service() *frontend.Service { return s.attached.Load().svc }
 
 // MCP returns the mcp-go server, to serve over stdio or HTTP or to connect
 // an in-process client to.

@@ -9,17 +9,16 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/tasks"
+	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
 
-// ViaWorker is how a node running the fabric worker is reached (over NATS);
-// machines of the config file that run no worker say ViaSSH.
-const (
-	ViaWorker = "worker"
-	ViaSSH    = "ssh"
-)
+// ViaWorker is how cluster_status says a node running the fabric worker is
+// reached: the tool's own word for wire.ViaNATS, kept on purpose (agents
+// read "worker" or "ssh"; "nats" names the transport, not the kind of
+// machine). Machines of the config file that run no worker say wire.ViaSSH.
+const ViaWorker = "worker"
 
 // recordsNote says where task records are kept and what that means.
 func (s *Server) recordsNote() string {
@@ -38,7 +37,7 @@ func (s *Server) handleClusterStatus(ctx context.Context, req mcp.CallToolReques
 	if err := bind(req, &none); err != nil {
 		return argError(ToolClusterStatus, err), nil
 	}
-	local := s.frontend().Local()
+	local := s.service().Local()
 	v := ClusterView{
 		LocalNode:         local,
 		Server:            nonEmpty(s.attached.Load().server, "(unknown)"),
@@ -47,20 +46,20 @@ func (s *Server) handleClusterStatus(ctx context.Context, req mcp.CallToolReques
 		Nodes:             []NodeView{},
 	}
 	now := time.Now()
-	for _, n := range s.frontend().Nodes(ctx) {
+	for _, n := range s.service().Nodes(ctx) {
 		via := ViaWorker
-		if n.Via == router.ViaSSH {
-			via = ViaSSH
+		if n.Via == wire.ViaSSH {
+			via = wire.ViaSSH
 		}
 		nv := NodeView{
-			ID: n.ID, Hostname: n.Hostname, OS: n.OS, Arch: n.Arch, Capabilities: subjects.WithoutAny(n.Capabilities),
+			ID: n.Node, Hostname: n.Hostname, OS: n.OS, Arch: n.Arch, Capabilities: subjects.WithoutAny(n.Capabilities),
 			CPUPercent: round1(n.CPUPercent), MemPercent: round1(n.MemPercent),
-			Load1: round2(n.Load[0]), Load5: round2(n.Load[1]), Load15: round2(n.Load[2]), CPUs: n.CPUs,
-			Running: n.Running, Slots: n.Slots, State: n.State,
-			Via: via, Version: n.Version, Local: n.Local, Reason: n.Reason,
+			Load1: round2(n.Load1), Load5: round2(n.Load5), Load15: round2(n.Load15), CPUs: n.CPUs,
+			Running: n.Running, Slots: n.Slots, State: string(n.Health),
+			Via: via, Version: n.Version, Local: n.Node == local, Reason: n.Reason,
 		}
-		if !n.LastSeen.IsZero() {
-			nv.LastSeen, nv.SecondsSinceSeen = n.LastSeen.UTC().Format(time.RFC3339), round1(now.Sub(n.LastSeen).Seconds())
+		if !n.Seen.IsZero() {
+			nv.LastSeen, nv.SecondsSinceSeen = n.Seen.UTC().Format(time.RFC3339), round1(now.Sub(n.Seen).Seconds())
 		}
 		v.Nodes = append(v.Nodes, nv)
 	}

@@ -19,12 +19,16 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/runner"
 )
 
 // fabricBin is the fabric binary, built once for the package's tests.
 var fabricBin string
 
+// TestMain builds the fabric binary, runs the tests, and fails the run if
+// goroutines outlive them (every call, follower, client and hub must be
+// gone by the end).
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "fabric-mcp-test-")
 	if err != nil {
@@ -39,7 +43,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := fabrictest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -8,13 +8,13 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/fabric-run/fabric/internal/taskrun"
+	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/tasks"
 )
 
 // unknownTask is the tool error for a task id no record knows.
 func (s *Server) unknownTask(tool string, err error) *mcp.CallToolResult {
-	if errors.Is(err, taskrun.ErrUnknownTask) {
+	if errors.Is(err, frontend.ErrUnknownTask) {
 		why := "check the id: task ids are the 20 lowercase letters and digits that cluster_bash, offload_to and parallel_execute answers carry"
 		if s.service().Store().Backend() == tasks.BackendMemory {
 			why = s.recordsNote()
@@ -97,7 +97,7 @@ func (s *Server) handleWaitTask(ctx context.Context, req mcp.CallToolRequest) (*
 }
 
 // matchesAny reports whether re matches a line of an ended task's output.
-func matchesAny(st *taskrun.Status, re *regexp.Regexp) bool {
+func matchesAny(st *frontend.Status, re *regexp.Regexp) bool {
 	if st.Result == nil {
 		return false
 	}

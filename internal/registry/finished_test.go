@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/fleet"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -31,7 +30,7 @@ func TestFinishedFreesTheSlot(t *testing.T) {
 		t.Fatalf("an earlier snapshot changed: %v", snap[0].Tasks)
 	}
 	r.Finished("a", "t1") // twice: nothing more
-	r.View(func(tab *fleet.Table, _ time.Time) {
+	r.View(func(tab *Table, _ time.Time) {
 		if got := tab.Rows()[0].Running; got != 1 {
 			t.Fatalf("table row running %d, want 1", got)
 		}

@@ -1,6 +1,9 @@
-// Package registry is a front end's live table of the cluster's nodes, kept
-// from their heartbeats: which nodes exist, what they are, how loaded, and
-// whether they are still alive.
+// Package registry is a front end's live table of the cluster's nodes: the
+// workers, kept from their heartbeats, and the SSH machines of the
+// inventory that run none, kept from their probes (sshexec). Which nodes
+// exist, what they are, how loaded, whether they are alive, and how each is
+// reached. Its Table is the one representation of a node: the router scans
+// its rows, and status views render its Nodes.
 package registry
 
 import (
@@ -15,7 +18,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/fabric-run/fabric/internal/fleet"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
@@ -39,21 +41,29 @@ const (
 	HealthDraining Health = "draining" // shutting down, finishing its tasks
 	HealthLeaving  Health = "leaving"  // said goodbye
 	HealthStale    Health = "stale"    // missed DefaultStaleIntervals heartbeats
+	// HealthUnreachable is an SSH machine that did not answer its last
+	// probe, or was never probed; Node.Reason says why.
+	HealthUnreachable Health = "unreachable"
 )
 
-// Node is what the registry knows of one node.
+// Node is what the registry knows of one node: a worker's last heartbeat,
+// or an SSH machine's last probe in the same terms.
 type Node struct {
 	wire.Heartbeat
-	// Seen is when the last heartbeat arrived (front end's clock).
+	// Via says how the node is reached: wire.ViaNATS for a worker,
+	// wire.ViaSSH for a machine of the inventory that runs none.
+	Via string
+	// Seen is when the last heartbeat arrived, or the last probe answered
+	// (front end's clock; zero for an SSH machine never probed).
 	Seen time.Time
 	// Health is computed at snapshot time.
 	Health Health
+	// Reason says why an SSH machine is unreachable.
+	Reason string
 	// ClockOffset is how far the node's clock is ahead of this front end's
 	// (negative: behind), estimated from its recent heartbeats; zero when
 	// they carry no time. A deadline sent to the node is shifted by it.
 	ClockOffset time.Duration
-
-	clock clockEstimate
 }
 
 // Config configures a Registry.
@@ -79,10 +89,12 @@ type Registry struct {
 	subj subjects.Space
 	log  *slog.Logger
 
-	mu    sync.RWMutex
-	nodes map[string]*Node
-	// tab is the compact table placement scans, kept beside nodes.
-	tab *fleet.Table
+	mu  sync.RWMutex
+	tab *Table
+	// machines are the SSH machines by name, as last probed: a machine a
+	// worker stands for has no row of its own, and gets it back should the
+	// worker be forgotten.
+	machines map[string]*Node
 	// watchers are the WatchLost registrations, by node.
 	watchers map[string]map[*watch]struct{}
 	changed  chan struct{} // closed and replaced on a change once taken
@@ -120,8 +132,8 @@ func New(nc *nats.Conn, cfg Config) *Registry {
 		nc:       nc,
 		subj:     *cfg.Subjects,
 		log:      cfg.Logger,
-		nodes:    map[string]*Node{},
-		tab:      fleet.New(),
+		tab:      NewTable(),
+		machines: map[string]*Node{},
 		watchers: map[string]map[*watch]struct{}{},
 		changed:  make(chan struct{}),
 	}
@@ -207,8 +219,8 @@ func (r *Registry) onMsg(m *nats.Msg) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var hb wire.Heartbeat
-	if prev := r.nodes[prevID]; prev != nil {
-		hb = prev.Heartbeat
+	if i, ok := r.tab.Index(prevID); ok && r.tab.Node(i).Via == wire.ViaNATS {
+		hb = r.tab.Node(i).Heartbeat
 	}
 	if err := wire.DecodeHeartbeatReusing(m, &hb); err != nil {
 		r.log.Warn("bad heartbeat", "subject", m.Subject, "err", err)
@@ -230,18 +242,27 @@ func (r *Registry) Observe(hb *wire.Heartbeat) {
 }
 
 func (r *Registry) observeLocked(hb *wire.Heartbeat, now time.Time) {
-	n := r.nodes[hb.Node]
-	if n == nil {
-		n = &Node{}
-		r.nodes[hb.Node] = n
+	if _, joined := r.tab.Update(hb, now, r.staleAfter(hb)); joined {
 		r.log.Info("node joined", "node", hb.Node, "os", hb.OS, "arch", hb.Arch)
 	}
-	n.Heartbeat = *hb
-	n.Seen = now
-	n.clock.add(hb.Instance, hb.Time, now)
-	n.ClockOffset = n.clock.offset()
-	r.tab.Update(hb, now, r.staleAfter(n))
 	r.notifyLocked(now, hb.Node)
+}
+
+// Probed records an SSH machine's state from its last probe (see Node: Via
+// wire.ViaSSH, Seen the probe's time, Reason why it is unreachable). A
+// machine a worker heartbeats under keeps no row of its own: it is reached
+// through its worker.
+func (r *Registry) Probed(m Node) {
+	now := r.cfg.Now()
+	m.Via, m.Health, m.ClockOffset = wire.ViaSSH, "", 0
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.machines[m.Node] = &m
+	if i, ok := r.tab.Index(m.Node); ok && r.tab.Node(i).Via == wire.ViaNATS {
+		return
+	}
+	r.tab.Probed(&m, now)
+	r.notifyLocked(now, m.Node)
 }
 
 // Finished notes that task ended on node. If the node's last heartbeat
@@ -253,33 +274,49 @@ func (r *Registry) Finished(node, task string) {
 	now := r.cfg.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := r.nodes[node]
-	if n == nil {
+	row, ok := r.tab.Index(node)
+	if !ok {
 		return
 	}
+	n := r.tab.Node(row)
 	i := slices.Index(n.Tasks, task)
 	if i < 0 {
 		return
 	}
 	// A new list: the old one may be shared with snapshots.
 	n.Tasks = slices.Delete(slices.Clone(n.Tasks), i, i+1)
-	n.Running = max(n.Running-1, 0)
-	r.tab.SetRunning(node, n.Running)
+	r.tab.SetRunning(node, max(n.Running-1, 0))
+	r.notifyLocked(now, node)
+}
+
+// SetRunning records how many tasks this front end runs on SSH machine
+// node (a worker says it in its heartbeats).
+func (r *Registry) SetRunning(node string, running int) {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.machines[node]; m != nil {
+		m.Running = running
+	}
+	if i, ok := r.tab.Index(node); !ok || r.tab.Node(i).Via != wire.ViaSSH {
+		return
+	}
+	r.tab.SetRunning(node, running)
 	r.notifyLocked(now, node)
 }
 
 // View calls f with the compact node table as of now, under the registry's
 // read lock: heartbeats wait while f runs, so f must be quick, must not
 // keep the table, and must not call the registry.
-func (r *Registry) View(f func(t *fleet.Table, now time.Time)) {
+func (r *Registry) View(f func(t *Table, now time.Time)) {
 	now := r.cfg.Now()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	f(r.tab, now)
 }
 
-// OnHost returns the id of a node whose hostname is host, and how many
-// nodes report that hostname.
+// OnHost returns the id of a worker whose hostname is host, and how many
+// workers report that hostname.
 func (r *Registry) OnHost(host string) (id string, n int) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -290,28 +327,46 @@ func (r *Registry) OnHost(host string) (id string, n int) {
 func (r *Registry) Get(id string) (Node, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	n := r.nodes[id]
-	if n == nil {
+	i, ok := r.tab.Index(id)
+	if !ok {
 		return Node{}, false
 	}
-	out := *n
-	out.Health = r.health(n, r.cfg.Now())
-	return out, true
+	return r.nodeLocked(i, r.cfg.Now()), true
 }
 
-// Snapshot returns every known node, sorted by id, with its health.
+// Snapshot returns every known node with its health: the workers, then the
+// SSH machines, each sorted by id.
 func (r *Registry) Snapshot() []Node {
 	now := r.cfg.Now()
 	r.mu.RLock()
-	out := make([]Node, 0, len(r.nodes))
-	for _, n := range r.nodes {
-		c := *n
-		c.Health = r.health(n, now)
-		out = append(out, c)
+	out := make([]Node, r.tab.Len())
+	for i := range out {
+		out[i] = r.nodeLocked(i, now)
 	}
 	r.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Node) int { return cmpString(a.Node, b.Node) })
+	slices.SortFunc(out, func(a, b Node) int {
+		if a.Via != b.Via {
+			return cmpString(viaOrder(a.Via), viaOrder(b.Via))
+		}
+		return cmpString(a.Node, b.Node)
+	})
 	return out
+}
+
+// viaOrder sorts workers before SSH machines.
+func viaOrder(via string) string {
+	if via == wire.ViaNATS {
+		return ""
+	}
+	return via
+}
+
+// nodeLocked returns a copy of row i's node with its health as of now.
+// r.mu is held.
+func (r *Registry) nodeLocked(i int, now time.Time) Node {
+	n := *r.tab.Node(i)
+	n.Health = r.health(&n, now)
+	return n
 }
 
 // Changed returns a channel closed at the next change of the table (a
@@ -339,11 +394,15 @@ func (r *Registry) WaitFor(ctx context.Context, cond func([]Node) bool) error {
 }
 
 func (r *Registry) health(n *Node, now time.Time) Health {
-	switch n.State {
-	case wire.StateLeaving:
+	switch {
+	case n.Via == wire.ViaSSH && n.Reason != "":
+		return HealthUnreachable
+	case n.Via == wire.ViaSSH:
+		return HealthReady
+	case n.State == wire.StateLeaving:
 		return HealthLeaving
 	}
-	if now.Sub(n.Seen) > r.staleAfter(n) {
+	if now.Sub(n.Seen) > r.staleAfter(&n.Heartbeat) {
 		return HealthStale
 	}
 	if n.State == wire.StateDraining {
@@ -352,8 +411,9 @@ func (r *Registry) health(n *Node, now time.Time) Health {
 	return HealthReady
 }
 
-func (r *Registry) staleAfter(n *Node) time.Duration {
-	ivl := n.Interval.D()
+// staleAfter is how long after hb a worker that sends no other is stale.
+func (r *Registry) staleAfter(hb *wire.Heartbeat) time.Duration {
+	ivl := hb.Interval.D()
 	if ivl <= 0 {
 		ivl = DefaultInterval
 	}

@@ -9,9 +9,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
 )
+
+// TestMain fails the run if goroutines outlive the tests: every reaper,
+// subscription, hub and connection must be gone by the end.
+func TestMain(m *testing.M) { fabrictest.Main(m) }
 
 // clock is a settable clock for tests.
 type clock struct {
@@ -83,13 +88,8 @@ func TestWatchLost(t *testing.T) {
 // TestStaleThroughReaper: with heartbeats stopped, the reaper notices the
 // node going stale and fires the watch, then forgets the node.
 func TestStaleThroughReaper(t *testing.T) {
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	nc, _ := nats.Connect(h.ClientURL())
-	defer nc.Close()
+	h := fabrictest.StartHub(t, hub.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	c := &clock{t: time.Unix(1000, 0)}
 	r := New(nc, Config{Now: c.Now, GoneAfter: time.Minute})
 	if err := r.Start(); err != nil {
@@ -117,16 +117,10 @@ func TestStaleThroughReaper(t *testing.T) {
 }
 
 func TestHeartbeatsOverNATSAndSync(t *testing.T) {
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	nc, _ := nats.Connect(h.ClientURL())
-	defer nc.Close()
+	h := fabrictest.StartHub(t, hub.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	// A stand-in node answering pings with msgpack heartbeats.
-	node, _ := nats.Connect(h.ClientURL())
-	defer node.Close()
+	node := fabrictest.Connect(t, h.ClientURL())
 	node.Subscribe("fabric.ping", func(m *nats.Msg) {
 		reply, _ := wire.NewMsg(m.Reply, hb("pinged", "1", wire.StateReady))
 		node.PublishMsg(reply)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fabric-run/fabric/internal/fabrictest"
 	"github.com/fabric-run/fabric/internal/hub"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -15,16 +16,8 @@ import (
 // the quiet period (a WAN, a loaded machine) is still seen; the quiet
 // period only starts with the first answer.
 func TestSyncWaitsForASlowFirstAnswer(t *testing.T) {
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	node, err := nats.Connect(h.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
+	h := fabrictest.StartHub(t, hub.Config{})
+	node := fabrictest.Connect(t, h.ClientURL())
 	answer := make(chan string, 1)
 	node.Subscribe("fabric.ping", func(m *nats.Msg) { answer <- m.Reply })
 	node.Flush()
@@ -44,11 +37,7 @@ func TestSyncWaitsForASlowFirstAnswer(t *testing.T) {
 		node.Flush()
 	}()
 
-	nc, err := nats.Connect(h.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := fabrictest.Connect(t, h.ClientURL())
 	r := New(nc, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -64,16 +53,8 @@ func TestSyncWaitsForASlowFirstAnswer(t *testing.T) {
 // TestSyncWithNoNodeReturnsAtOnce: with no node subscribed at all, NATS
 // says so and Sync does not wait for its context.
 func TestSyncWithNoNodeReturnsAtOnce(t *testing.T) {
-	h, err := hub.Start(hub.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	nc, err := nats.Connect(h.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	h := fabrictest.StartHub(t, hub.Config{})
+	nc := fabrictest.Connect(t, h.ClientURL())
 	r := New(nc, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/fabric-run/fabric/internal/wire"
 )
 
 // reapEvery is how often the reaper looks for silent nodes; it bounds how
@@ -74,15 +76,18 @@ func (r *Registry) checkLocked(w *watch, now time.Time) {
 		return
 	}
 	reason := ""
-	n := r.nodes[w.node]
+	var n *Node
+	if i, ok := r.tab.Index(w.node); ok {
+		n = r.tab.Node(i)
+	}
 	switch {
-	case n == nil:
+	case n == nil || n.Via != wire.ViaNATS:
 		reason = fmt.Sprintf("node %s is not sending heartbeats", w.node)
 	case w.instance != "" && n.Instance != w.instance:
 		reason = fmt.Sprintf("node %s restarted (its running tasks died with it)", w.node)
 	case n.State == "leaving":
 		reason = fmt.Sprintf("node %s left the cluster", w.node)
-	case now.Sub(n.Seen) > r.staleAfter(n):
+	case now.Sub(n.Seen) > r.staleAfter(&n.Heartbeat):
 		reason = fmt.Sprintf("node %s stopped heartbeating (last seen %s ago)", w.node, now.Sub(n.Seen).Round(time.Millisecond))
 	}
 	if reason != "" {
@@ -117,19 +122,22 @@ func (r *Registry) reaper(ctx context.Context) {
 		r.mu.Lock()
 		flips, gone = r.tab.Silent(now, r.cfg.GoneAfter, flips[:0], gone[:0]) // again, under the lock
 		for _, i := range flips {
-			in := r.tab.Info(i)
+			n := r.tab.Node(i)
 			stale := !r.tab.Load(i).Stale
 			r.tab.MarkStale(i, stale)
 			if stale {
-				r.log.Warn("node stale", "node", in.ID, "silent", now.Sub(in.Seen).Round(time.Millisecond))
+				r.log.Warn("node stale", "node", n.Node, "silent", now.Sub(n.Seen).Round(time.Millisecond))
 			}
 		}
 		for _, id := range gone {
-			if n := r.nodes[id]; n != nil {
-				r.log.Info("node forgotten", "node", id, "silent", now.Sub(n.Seen).Round(time.Second))
+			if i, ok := r.tab.Index(id); ok {
+				r.log.Info("node forgotten", "node", id, "silent", now.Sub(r.tab.Node(i).Seen).Round(time.Second))
 			}
-			delete(r.nodes, id)
 			r.tab.Remove(id)
+			if m := r.machines[id]; m != nil {
+				// The machine's worker is gone: reach it over SSH again.
+				r.tab.Probed(m, now)
+			}
 		}
 		r.notifyLocked(now, "")
 		r.mu.Unlock()

@@ -1,7 +1,8 @@
 // Package router decides where a command runs: it works out what the command
 // needs (explicit requirements plus those inferred from the programs it
-// invokes), filters the candidate nodes, scores the rest by load, and keeps
-// light work local. It tracks its own assignments so that a batch spreads.
+// invokes), scans the registry's node table once (workers and SSH machines
+// alike) to filter the nodes, scores the rest by load, and keeps light work
+// local. It tracks its own assignments so that a batch spreads.
 package router
 
 import (
@@ -11,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fabric-run/fabric/internal/fleet"
+	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
 )
@@ -36,51 +37,29 @@ type Thresholds struct {
 // DefaultThresholds are the seed system's defaults.
 var DefaultThresholds = Thresholds{CPUPercent: 40, Load: 4, MemPercent: 80}
 
-// Via says how a candidate is reached.
-const (
-	ViaNATS = "nats"
-	ViaSSH  = "ssh"
-)
-
-// Candidate is a node as the router sees it.
-type Candidate struct {
-	ID           string
-	OS, Arch     string
-	Capabilities []string
-	Via          string
-	// Ready is false for nodes that must not take work (stale, draining,
-	// leaving, unreachable); NotReady says why.
-	Ready    bool
-	NotReady string
-	// Load, from the last heartbeat or probe.
-	CPUPercent float64
-	MemPercent float64
-	Load1      float64
-	CPUs       int
-	Running    int
-	Slots      int
-}
-
 // Request is a command to place.
 type Request struct {
-	Command  string
-	Argv     []string
-	Requires wire.Requirements
+	// Task is what to place: its command or argv, and its explicit
+	// requirements.
+	Task *wire.Task
 	// Batch turns local preference off: a batch spreads over the cluster.
 	Batch bool
 	// Local is the id of the node on the submitter's machine, if any: light
 	// work stays there.
 	Local string
+	// WorkersOnly keeps the task off SSH machines: its submitter leaves
+	// before it ends, and only workers record their own results.
+	WorkersOnly bool
 }
 
-// Skip is a candidate that was not chosen, and why.
+// Skip is a node that was not chosen, and why.
 type Skip struct {
 	ID  string
 	Why string
 }
 
-// MaxOrder is how many candidates a Decision lists: the best, then the
-// fallbacks a dispatcher tries if the best does not take the task.
+// MaxOrder is how many nodes a Decision lists: the best, then the
+// fallbacks the front end tries in turn if the best does not take the task.
 const MaxOrder = 8
 
 // maxListed bounds the nodes named in a reason.
@@ -88,19 +67,19 @@ const maxListed = 4
 
 // Decision is where a command should run.
 type Decision struct {
-	// Order lists the best candidates that can take the command now (at
-	// most MaxOrder, plus the local node if it qualifies), best first.
-	Order []Candidate
+	// Order lists the best nodes that can take the command now (at most
+	// MaxOrder, plus the local node if it qualifies), best first: copies
+	// of the registry's nodes as they were when the table was scanned.
+	Order []registry.Node
 	// Requires is what the command needs: explicit plus inferred.
 	Requires wire.Requirements
 	// Inferred is what the command itself says.
 	Inferred Inference
-	// Skipped are the candidates not in Order, with the reason: all of
-	// them for Route and Place; at most MaxSkipped, sorted by id, for
-	// RouteTable and PlaceTable, which do not spend memory in proportion
-	// to the cluster.
+	// Skipped are the nodes not in Order, with the reason: at most
+	// MaxSkipped, sorted by id (a decision does not spend memory in
+	// proportion to the cluster).
 	Skipped []Skip
-	// SkippedTotal is how many candidates were skipped in all.
+	// SkippedTotal is how many nodes were skipped in all.
 	SkippedTotal int
 	// Reason is a one-line account of the decision, for people.
 	Reason string
@@ -118,7 +97,7 @@ type Router struct {
 
 	mu       sync.Mutex
 	inflight map[string]int // tasks this front end placed and not yet finished, per node
-	// rowScratch is inflight by table row during a RouteTable, reused.
+	// rowScratch is inflight by table row during a Route, reused.
 	rowScratch []int32
 
 	inferMu sync.Mutex
@@ -188,103 +167,22 @@ func (r *Router) Release(node string) {
 	r.mu.Unlock()
 }
 
-// Score is the load score of a candidate, lower is better:
-//
-//	cpu%/100 + load1/cpus + 0.5·mem%/100 + 2·running/slots
-//
-// where running is the larger of the node's reported running tasks and the
-// tasks this front end has placed there and not seen finish (so a batch
-// spreads before heartbeats catch up).
-func (r *Router) Score(c Candidate) float64 {
-	r.mu.Lock()
-	running := max(c.Running, r.inflight[c.ID])
-	r.mu.Unlock()
-	return score(&c, running)
-}
-
-func score(c *Candidate, running int) float64 {
-	return fleet.Score(fleet.LoadIndex(c.CPUPercent, c.MemPercent, c.Load1, c.CPUs), running, fleet.PerTask(c.Slots))
-}
-
-// Route decides where req should run among cands.
-func (r *Router) Route(req Request, cands []Candidate) (*Decision, error) {
-	return r.route(req, cands, false)
-}
-
-// Place decides like Route and, in the same step, counts the task against
-// the chosen node (as Acquire), so that concurrent placements spread. The
-// caller must Release the node (or move the count with Release and Acquire
-// if the task ends up elsewhere).
-func (r *Router) Place(req Request, cands []Candidate) (*Decision, error) {
-	return r.route(req, cands, true)
-}
-
-func (r *Router) route(req Request, cands []Candidate, acquire bool) (*Decision, error) {
-	d, err := r.decide(req)
-	if err != nil {
-		return nil, err
-	}
-	if n := d.Requires.Node; n != "" && !slices.ContainsFunc(cands, func(c Candidate) bool { return c.ID == n }) {
-		return nil, fmt.Errorf("%w %q: known nodes are %s", ErrUnknownNode, n, ids(cands))
-	}
-
-	// One pass over the cluster: filter, score, and keep the best MaxOrder
-	// in a short sorted list (no allocation per candidate, no full sort).
-	best := newTopK(func(i int) string { return cands[i].ID })
-	local := pick{i: -1}
-	matched, available := 0, 0
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := range cands {
-		c := &cands[i]
-		if why := mismatch(c, d.Requires); why != "" {
-			d.Skipped = append(d.Skipped, Skip{c.ID, why})
-			continue
-		}
-		if !c.Ready {
-			d.Skipped = append(d.Skipped, Skip{c.ID, c.NotReady})
-			continue
-		}
-		matched++
-		running := c.Running
-		if len(r.inflight) > 0 {
-			running = max(running, r.inflight[c.ID])
-		}
-		if running >= max(c.Slots, 1) {
-			d.Skipped = append(d.Skipped, Skip{c.ID, full(running, c.Slots)})
-			continue
-		}
-		available++
-		p := pick{i: i, score: score(c, running)}
-		if c.ID == req.Local {
-			local = p
-		}
-		best.offer(p)
-	}
-	d.SkippedTotal = len(d.Skipped)
-	if err := noneAvailable(d, matched, available, len(cands)); err != nil {
-		return d, err
-	}
-	d.Order = best.order(local, func(i int) Candidate { return cands[i] })
-	r.finish(req, d, available, acquire)
-	return d, nil
-}
-
 // decide works out what req needs: its explicit requirements plus what
 // the command itself says, normalised.
 func (r *Router) decide(req Request) (*Decision, error) {
-	d := &Decision{Requires: req.Requires}
-	if req.Command != "" {
-		inf, err := r.infer(req.Command)
+	t := req.Task
+	d := &Decision{Requires: t.Requires}
+	if t.Command != "" {
+		inf, err := r.infer(t.Command)
 		if err == nil {
 			d.Inferred = inf
-			d.Requires = merge(req.Requires, inf)
+			d.Requires = merge(t.Requires, inf)
 		} else {
 			d.Inferred.Class = Normal
 		}
-	} else if len(req.Argv) > 0 {
-		d.Inferred = inferArgv(req.Argv)
-		d.Requires = merge(req.Requires, d.Inferred)
+	} else if len(t.Argv) > 0 {
+		d.Inferred = inferArgv(t.Argv)
+		d.Requires = merge(t.Requires, d.Inferred)
 	}
 	if err := validate(&d.Requires); err != nil {
 		return nil, err
@@ -297,7 +195,7 @@ func full(running, slots int) string {
 	return fmt.Sprintf("full (%d/%d slots)", running, slots)
 }
 
-// noneAvailable is the error of a decision with no candidate to offer.
+// noneAvailable is the error of a decision with no node to offer the task.
 func noneAvailable(d *Decision, matched, available, known int) error {
 	switch {
 	case available > 0:
@@ -316,7 +214,7 @@ func (r *Router) finish(req Request, d *Decision, available int, acquire bool) {
 	why, kept := r.preferLocal(req, d)
 	d.Reason = reason(d, why, kept, available)
 	if acquire {
-		r.inflight[d.Order[0].ID]++
+		r.inflight[d.Order[0].Node]++
 	}
 }
 
@@ -326,7 +224,7 @@ func (r *Router) preferLocal(req Request, d *Decision) (why string, kept bool) {
 	if req.Batch || req.Local == "" || d.Requires.Node != "" {
 		return "", false
 	}
-	i := slices.IndexFunc(d.Order, func(c Candidate) bool { return c.ID == req.Local })
+	i := slices.IndexFunc(d.Order, func(n registry.Node) bool { return n.Node == req.Local })
 	if i < 0 {
 		return "", false
 	}
@@ -334,17 +232,17 @@ func (r *Router) preferLocal(req Request, d *Decision) (why string, kept bool) {
 	switch {
 	case d.Inferred.Class == Light:
 		why = "light command stays on the local node"
-	case r.underThresholds(local):
+	case r.underThresholds(&local):
 		why = "local node is under its offload thresholds"
 	default:
-		return fmt.Sprintf("local node %s is over its offload thresholds", local.ID), false
+		return fmt.Sprintf("local node %s is over its offload thresholds", local.Node), false
 	}
 	copy(d.Order[1:i+1], d.Order[:i])
 	d.Order[0] = local
 	return why, true
 }
 
-func (r *Router) underThresholds(c Candidate) bool {
+func (r *Router) underThresholds(c *registry.Node) bool {
 	t := r.cfg.Thresholds
 	return c.CPUPercent <= t.CPUPercent && c.Load1 <= t.Load && c.MemPercent <= t.MemPercent
 }
@@ -352,8 +250,8 @@ func (r *Router) underThresholds(c Candidate) bool {
 func reason(d *Decision, localWhy string, keptLocal bool, n int) string {
 	var b strings.Builder
 	chosen := d.Order[0]
-	fmt.Fprintf(&b, "%s on %s", d.Inferred.Class, chosen.ID)
-	if chosen.Via == ViaSSH {
+	fmt.Fprintf(&b, "%s on %s", d.Inferred.Class, chosen.Node)
+	if chosen.Via == wire.ViaSSH {
 		b.WriteString(" (via ssh)")
 	}
 	if d.Requires.String() != "none" {
@@ -365,7 +263,7 @@ func reason(d *Decision, localWhy string, keptLocal bool, n int) string {
 	if n > 1 && !keptLocal {
 		var others []string
 		for _, c := range d.Order[1:min(len(d.Order), maxListed+1)] {
-			others = append(others, fmt.Sprintf("%s (load %.2f)", c.ID, c.Load1))
+			others = append(others, fmt.Sprintf("%s (load %.2f)", c.Node, c.Load1))
 		}
 		if n-1 > len(others) {
 			others = append(others, fmt.Sprintf("%d more", n-1-len(others)))
@@ -378,8 +276,8 @@ func reason(d *Decision, localWhy string, keptLocal bool, n int) string {
 	return b.String()
 }
 
-// skips lists the first skipped candidates and counts the rest (total in
-// all, of which s lists some).
+// skips lists the first skipped nodes and counts the rest (total in all,
+// of which s lists some).
 func skips(s []Skip, total int) string {
 	parts := make([]string, 0, min(len(s), maxListed)+1)
 	for _, k := range s[:min(len(s), maxListed)] {
@@ -391,21 +289,9 @@ func skips(s []Skip, total int) string {
 	return strings.Join(parts, "; ")
 }
 
-func ids(cands []Candidate) string {
-	if len(cands) == 0 {
-		return "none"
-	}
-	out := make([]string, len(cands))
-	for i, c := range cands {
-		out[i] = c.ID
-	}
-	slices.Sort(out)
-	return strings.Join(out, ", ")
-}
-
 // mismatch says why c cannot run a command needing req ("" if it can).
-func mismatch(c *Candidate, req wire.Requirements) string {
-	if req.Node != "" && c.ID != req.Node {
+func mismatch(c *registry.Node, req wire.Requirements, workersOnly bool) string {
+	if req.Node != "" && c.Node != req.Node {
 		return "is not the node asked for"
 	}
 	if req.OS != "" && c.OS != req.OS {
@@ -422,6 +308,9 @@ func mismatch(c *Candidate, req wire.Requirements) string {
 	}
 	if len(missing) > 0 {
 		return "lacks " + strings.Join(missing, ", ")
+	}
+	if workersOnly && c.Via != wire.ViaNATS {
+		return "is reached over ssh, and a task that outlives its submitter goes to workers only"
 	}
 	return ""
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/fabric-run/fabric/internal/bench/procstat"
-	"github.com/fabric-run/fabric/internal/fleet"
+	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -58,27 +58,66 @@ func TestInfer(t *testing.T) {
 	}
 }
 
-func node(id, os, arch string, load1 float64, caps ...string) Candidate {
-	return Candidate{ID: id, OS: os, Arch: arch, Capabilities: append([]string{"any", "make"}, caps...), Via: ViaNATS,
-		Ready: true, Load1: load1, CPUs: 4, Slots: 4}
+// node is the heartbeat of a ready worker with make.
+func node(id, os, arch string, load1 float64, caps ...string) *wire.Heartbeat {
+	return &wire.Heartbeat{Node: id, OS: os, Arch: arch, Capabilities: append([]string{"any", "make"}, caps...),
+		State: wire.StateReady, Load1: load1, CPUs: 4, Slots: 4, Interval: wire.Duration(time.Minute)}
 }
 
-func threeNodes() []Candidate {
-	return []Candidate{
+func threeNodes() []*wire.Heartbeat {
+	return []*wire.Heartbeat{
 		node("linux-a", "linux", "amd64", 2.0, "docker"),
 		node("linux-b", "linux", "amd64", 0.5),
 		node("mac", "darwin", "arm64", 1.0, "swift"),
 	}
 }
 
+// table is a registry that has heard hbs.
+func table(hbs ...*wire.Heartbeat) *registry.Registry {
+	reg := registry.New(nil, registry.Config{})
+	for _, hb := range hbs {
+		reg.Observe(hb)
+	}
+	return reg
+}
+
+// cmd is a request to place command, with the explicit requirements if any.
+func cmd(command string, req ...wire.Requirements) Request {
+	t := &wire.Task{Command: command}
+	if len(req) > 0 {
+		t.Requires = req[0]
+	}
+	return Request{Task: t}
+}
+
+// route decides over reg's table.
+func route(r *Router, req Request, reg *registry.Registry) (d *Decision, err error) {
+	reg.View(func(t *registry.Table, now time.Time) { d, err = r.Route(req, t, now) })
+	return d, err
+}
+
+// place places over reg's table.
+func place(r *Router, req Request, reg *registry.Registry) (d *Decision, err error) {
+	reg.View(func(t *registry.Table, now time.Time) { d, err = r.Place(req, t, now) })
+	return d, err
+}
+
+func ids(nodes []registry.Node) string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Node
+	}
+	return strings.Join(out, ", ")
+}
+
 func TestLeastLoadedChosen(t *testing.T) {
 	r := New(Config{})
-	d, err := r.Route(Request{Command: "make -j4"}, threeNodes())
+	d, err := route(r, cmd("make -j4"), table(threeNodes()...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Order[0].ID != "linux-b" {
-		t.Fatalf("chose %s, want linux-b; reason %s", d.Order[0].ID, d.Reason)
+	if d.Order[0].Node != "linux-b" {
+		t.Fatalf("chose %s, want linux-b; reason %s", d.Order[0].Node, d.Reason)
 	}
 	if !strings.Contains(d.Reason, "least loaded") {
 		t.Errorf("reason %q", d.Reason)
@@ -92,21 +131,22 @@ func TestFilters(t *testing.T) {
 		req  Request
 		want string
 	}{
-		{"os", Request{Command: "uname", Requires: wire.Requirements{OS: "macos"}}, "mac"},
-		{"arch", Request{Command: "uname", Requires: wire.Requirements{Arch: "aarch64"}}, "mac"},
-		{"capability", Request{Command: "uname", Requires: wire.Requirements{Capabilities: []string{"docker"}}}, "linux-a"},
-		{"inferred docker", Request{Command: "docker build ."}, "linux-a"},
-		{"inferred darwin", Request{Command: "swift build"}, "mac"},
-		{"node", Request{Command: "uname", Requires: wire.Requirements{Node: "linux-a"}}, "linux-a"},
-		{"argv", Request{Argv: []string{"docker", "ps"}}, "linux-a"},
+		{"os", cmd("uname", wire.Requirements{OS: "macos"}), "mac"},
+		{"arch", cmd("uname", wire.Requirements{Arch: "aarch64"}), "mac"},
+		{"capability", cmd("uname", wire.Requirements{Capabilities: []string{"docker"}}), "linux-a"},
+		{"inferred docker", cmd("docker build ."), "linux-a"},
+		{"inferred darwin", cmd("swift build"), "mac"},
+		{"node", cmd("uname", wire.Requirements{Node: "linux-a"}), "linux-a"},
+		{"argv", Request{Task: &wire.Task{Argv: []string{"docker", "ps"}}}, "linux-a"},
 	}
+	reg := table(threeNodes()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := r.Route(tt.req, threeNodes())
+			d, err := route(r, tt.req, reg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(d.Order) != 1 || d.Order[0].ID != tt.want {
+			if len(d.Order) != 1 || d.Order[0].Node != tt.want {
 				t.Fatalf("order %v, want only %s (reason %s)", ids(d.Order), tt.want, d.Reason)
 			}
 		})
@@ -115,7 +155,9 @@ func TestFilters(t *testing.T) {
 
 func TestDockerBuildOnlyToDockerNode(t *testing.T) {
 	r := New(Config{})
-	d, err := r.Route(Request{Command: "docker build .", Local: "linux-b"}, threeNodes())
+	req := cmd("docker build .")
+	req.Local = "linux-b"
+	d, err := route(r, req, table(threeNodes()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,52 +178,63 @@ func TestDockerBuildOnlyToDockerNode(t *testing.T) {
 func TestLightStaysLocalEvenWhenLoaded(t *testing.T) {
 	nodes := threeNodes()
 	nodes[0].Load1, nodes[0].CPUPercent = 9, 95 // linux-a: local and busy
+	reg := table(nodes...)
 	r := New(Config{})
-	d, err := r.Route(Request{Command: "ls -la", Local: "linux-a"}, nodes)
+	local := func(command string) Request {
+		req := cmd(command)
+		req.Local = "linux-a"
+		return req
+	}
+	d, err := route(r, local("ls -la"), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Order[0].ID != "linux-a" || !strings.Contains(d.Reason, "light") {
-		t.Fatalf("light command went to %s: %s", d.Order[0].ID, d.Reason)
+	if d.Order[0].Node != "linux-a" || !strings.Contains(d.Reason, "light") {
+		t.Fatalf("light command went to %s: %s", d.Order[0].Node, d.Reason)
 	}
 	// A heavy one leaves the overloaded local node.
-	d, err = r.Route(Request{Command: "make", Local: "linux-a"}, nodes)
+	d, err = route(r, local("make"), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Order[0].ID == "linux-a" || !strings.Contains(d.Reason, "over its offload thresholds") {
+	if d.Order[0].Node == "linux-a" || !strings.Contains(d.Reason, "over its offload thresholds") {
 		t.Fatalf("heavy command stayed on overloaded local: %s", d.Reason)
 	}
 	// Under thresholds, the local node keeps heavy work too.
 	nodes[0].Load1, nodes[0].CPUPercent = 1, 10
-	d, _ = r.Route(Request{Command: "make", Local: "linux-a"}, nodes)
-	if d.Order[0].ID != "linux-a" {
-		t.Fatalf("idle local gave heavy work to %s: %s", d.Order[0].ID, d.Reason)
+	reg.Observe(nodes[0])
+	d, _ = route(r, local("make"), reg)
+	if d.Order[0].Node != "linux-a" {
+		t.Fatalf("idle local gave heavy work to %s: %s", d.Order[0].Node, d.Reason)
 	}
 }
 
 // TestBatchSpreads: 12 commands over 3 idle equal nodes land 4/4/4 because
 // each assignment raises the node's projected load.
 func TestBatchSpreads(t *testing.T) {
-	nodes := []Candidate{node("a", "linux", "amd64", 0), node("b", "linux", "amd64", 0), node("c", "linux", "amd64", 0)}
+	reg := table(node("a", "linux", "amd64", 0), node("b", "linux", "amd64", 0), node("c", "linux", "amd64", 0))
 	r := New(Config{})
+	batch := cmd("make")
+	batch.Batch = true
+	local := batch
+	local.Local = "a"
 	count := map[string]int{}
 	for i := 0; i < 12; i++ {
-		d, err := r.Place(Request{Command: "make", Batch: true, Local: "a"}, nodes)
+		d, err := place(r, local, reg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		count[d.Order[0].ID]++
+		count[d.Order[0].Node]++
 	}
 	if want := map[string]int{"a": 4, "b": 4, "c": 4}; !reflect.DeepEqual(count, want) {
 		t.Fatalf("spread = %v, want %v", count, want)
 	}
 	// Now every node is at its slots: the next one waits.
-	if _, err := r.Route(Request{Command: "make", Batch: true}, nodes); !errors.Is(err, ErrAllBusy) {
+	if _, err := route(r, batch, reg); !errors.Is(err, ErrAllBusy) {
 		t.Fatalf("err = %v, want ErrAllBusy", err)
 	}
 	r.Release("b")
-	if d, err := r.Route(Request{Command: "make", Batch: true}, nodes); err != nil || d.Order[0].ID != "b" {
+	if d, err := route(r, batch, reg); err != nil || d.Order[0].Node != "b" {
 		t.Fatalf("after release: %v %v", d, err)
 	}
 }
@@ -189,9 +242,16 @@ func TestBatchSpreads(t *testing.T) {
 func TestFullAndNotReadySkipped(t *testing.T) {
 	nodes := threeNodes()
 	nodes[1].Running = 4 // linux-b full
-	nodes[0].Ready, nodes[0].NotReady = false, "is stale (last heartbeat 7s ago)"
+	now := time.Now()
+	clock := now.Add(-7 * time.Second)
+	reg := registry.New(nil, registry.Config{Now: func() time.Time { return clock }})
+	nodes[0].Interval = wire.Duration(time.Second)
+	reg.Observe(nodes[0]) // linux-a: last heard of 7 s ago
+	clock = now
+	reg.Observe(nodes[1])
+	reg.Observe(nodes[2])
 	r := New(Config{})
-	_, err := r.Route(Request{Command: "uname", Requires: wire.Requirements{OS: "linux"}}, nodes)
+	_, err := route(r, cmd("uname", wire.Requirements{OS: "linux"}), reg)
 	if !errors.Is(err, ErrAllBusy) {
 		t.Fatalf("err = %v, want ErrAllBusy", err)
 	}
@@ -202,49 +262,42 @@ func TestFullAndNotReadySkipped(t *testing.T) {
 
 func TestNoMatchNamesRequirement(t *testing.T) {
 	r := New(Config{})
-	_, err := r.Route(Request{Command: "uname", Requires: wire.Requirements{OS: "windows"}}, threeNodes())
+	reg := table(threeNodes()...)
+	_, err := route(r, cmd("uname", wire.Requirements{OS: "windows"}), reg)
 	if !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "requires os=windows") || !strings.Contains(err.Error(), "mac is darwin, not windows") {
 		t.Fatalf("err = %v", err)
 	}
-	_, err = r.Route(Request{Command: "nvidia-smi"}, threeNodes())
+	_, err = route(r, cmd("nvidia-smi"), reg)
 	if !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "caps=gpu") {
 		t.Fatalf("err = %v", err)
 	}
-	_, err = r.Route(Request{Command: "uname"}, nil)
+	_, err = route(r, cmd("uname"), table())
 	if !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "no nodes are known") {
 		t.Fatalf("err = %v", err)
 	}
-	_, err = r.Route(Request{Command: "uname", Requires: wire.Requirements{Node: "ghost"}}, threeNodes())
+	_, err = route(r, cmd("uname", wire.Requirements{Node: "ghost"}), reg)
 	if !errors.Is(err, ErrUnknownNode) || !strings.Contains(err.Error(), "linux-a, linux-b, mac") {
 		t.Fatalf("err = %v", err)
 	}
-	_, err = r.Route(Request{Command: "uname", Requires: wire.Requirements{Capabilities: []string{"bad cap"}}}, threeNodes())
+	_, err = route(r, cmd("uname", wire.Requirements{Capabilities: []string{"bad cap"}}), reg)
 	if err == nil || !strings.Contains(err.Error(), "requirements") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
-func TestScore(t *testing.T) {
-	c := Candidate{CPUPercent: 50, Load1: 2, CPUs: 4, MemPercent: 40, Running: 1, Slots: 4}
-	if got, want := score(&c, 1), 0.5+0.5+0.2+0.5; got != want {
-		t.Fatalf("score = %v, want %v", got, want)
-	}
-}
-
 // cluster10000 is 10,000 linux nodes with make, loads in 13 steps (so many
-// tie), as candidates and as the registry's compact table.
-func cluster10000() ([]Candidate, *fleet.Table, time.Time) {
-	cands := make([]Candidate, 10000)
-	tab := fleet.New()
+// tie), in the registry's compact table; and their ids.
+func cluster10000() ([]string, *registry.Table, time.Time) {
+	ids := make([]string, 10000)
+	tab := registry.NewTable()
 	now := time.Now()
-	for i := range cands {
-		cands[i] = node("n"+strings.Repeat("x", i%7)+string(rune('a'+i%26)), "linux", "amd64", float64(i%13))
-		cands[i].ID += "-" + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26)) + strconv.Itoa(i)
-		c := cands[i]
-		tab.Update(&wire.Heartbeat{Node: c.ID, OS: c.OS, Arch: c.Arch, Capabilities: c.Capabilities, Load1: c.Load1,
-			CPUs: c.CPUs, Slots: c.Slots, State: wire.StateReady}, now, time.Minute)
+	for i := range ids {
+		hb := node("n"+strings.Repeat("x", i%7)+string(rune('a'+i%26)), "linux", "amd64", float64(i%13))
+		hb.Node += "-" + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26)) + strconv.Itoa(i)
+		ids[i] = hb.Node
+		tab.Update(hb, now, time.Minute)
 	}
-	return cands, tab, now
+	return ids, tab, now
 }
 
 // timer times each iteration of a benchmark in wall time and in the CPU
@@ -293,12 +346,13 @@ func (t *timer) report(b *testing.B) {
 func BenchmarkRoute10000(b *testing.B) {
 	_, tab, now := cluster10000()
 	r := New(Config{})
-	req := Request{Command: "make -j8", Batch: true}
+	req := cmd("make -j8")
+	req.Batch = true
 	tm := newTimer(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		tm.start()
-		if _, err := r.RouteTable(req, tab, now); err != nil {
+		if _, err := r.Route(req, tab, now); err != nil {
 			b.Fatal(err)
 		}
 		tm.stop()
@@ -309,39 +363,22 @@ func BenchmarkRoute10000(b *testing.B) {
 // BenchmarkPlaceBatch10000 is a placement over 10,000 nodes while 2,000
 // tasks this front end placed are still running (the batch path).
 func BenchmarkPlaceBatch10000(b *testing.B) {
-	cands, tab, now := cluster10000()
+	ids, tab, now := cluster10000()
 	r := New(Config{})
 	for i := range 2000 {
-		r.Acquire(cands[i*5].ID)
+		r.Acquire(ids[i*5])
 	}
-	req := Request{Command: "make -j8", Batch: true}
+	req := cmd("make -j8")
+	req.Batch = true
 	tm := newTimer(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		tm.start()
-		d, err := r.PlaceTable(req, tab, now)
+		d, err := r.Place(req, tab, now)
 		if err != nil {
 			b.Fatal(err)
 		}
-		r.Release(d.Order[0].ID)
-		tm.stop()
-	}
-	tm.report(b)
-}
-
-// BenchmarkRouteSlice10000 is the same decision over a candidate list
-// (Route), the path before the compact table.
-func BenchmarkRouteSlice10000(b *testing.B) {
-	cands, _, _ := cluster10000()
-	r := New(Config{})
-	req := Request{Command: "make -j8", Batch: true}
-	tm := newTimer(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		tm.start()
-		if _, err := r.Route(req, cands); err != nil {
-			b.Fatal(err)
-		}
+		r.Release(d.Order[0].Node)
 		tm.stop()
 	}
 	tm.report(b)
@@ -355,7 +392,7 @@ func BenchmarkScore10000(b *testing.B) {
 	for b.Loop() {
 		for i := range rows {
 			l := tab.Load(i)
-			sum += fleet.Score(l.Index, int(rows[i].Running), l.PerTask)
+			sum += registry.Score(l.Index, int(rows[i].Running), l.PerTask)
 		}
 	}
 	if sum < 0 {
@@ -376,16 +413,16 @@ func BenchmarkInfer(b *testing.B) {
 // BenchmarkRouteSmall is a placement over a small cluster: what a
 // front end spends per command beyond the scan.
 func BenchmarkRouteSmall(b *testing.B) {
-	tab := fleet.New()
+	tab := registry.NewTable()
 	now := time.Now()
-	for _, c := range threeNodes() {
-		tab.Update(&wire.Heartbeat{Node: c.ID, OS: c.OS, Arch: c.Arch, Capabilities: c.Capabilities, Load1: c.Load1,
-			CPUs: c.CPUs, Slots: c.Slots, State: wire.StateReady}, now, time.Minute)
+	for _, hb := range threeNodes() {
+		tab.Update(hb, now, time.Minute)
 	}
 	r := New(Config{})
+	req := cmd("true")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := r.RouteTable(Request{Command: "true"}, tab, now); err != nil {
+		if _, err := r.Route(req, tab, now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -399,7 +436,7 @@ func TestHostileCommandDoesNotCrashInference(t *testing.T) {
 		t.Fatal("hostile command inferred")
 	}
 	r := New(Config{})
-	if _, err := r.Route(Request{Command: cmd}, threeNodes()); err != nil {
+	if _, err := route(r, Request{Task: &wire.Task{Command: cmd}}, table(threeNodes()...)); err != nil {
 		t.Fatalf("Route: %v", err)
 	}
 }

@@ -6,30 +6,34 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/fleet"
+	"github.com/fabric-run/fabric/internal/registry"
 )
 
-// MaxSkipped bounds the skipped candidates a RouteTable decision lists.
+// MaxSkipped bounds the skipped nodes a decision lists.
 const MaxSkipped = 32
 
-// RouteTable decides like Route, over the compact node table t as of now:
-// the same filter, score, order and reason, with nodes read from the table
-// (reachable over NATS; ready unless stale, draining or leaving). It scans
-// the table without allocating in proportion to it: Decision.Skipped lists
-// at most MaxSkipped candidates (SkippedTotal counts them all).
+// Route decides where req should run among the nodes of the registry's
+// table t as of now, workers and SSH machines alike: it filters them (the
+// requirements; ready unless stale, draining, leaving or unreachable; a
+// free slot), scores the rest, and orders the best. It scans the table
+// without allocating in proportion to it: Decision.Skipped lists at most
+// MaxSkipped nodes (SkippedTotal counts them all).
 //
 // The caller holds whatever guards t (registry.View) for the call.
-func (r *Router) RouteTable(req Request, t *fleet.Table, now time.Time) (*Decision, error) {
-	return r.routeTable(req, t, now, false)
+func (r *Router) Route(req Request, t *registry.Table, now time.Time) (*Decision, error) {
+	return r.route(req, t, now, false)
 }
 
-// PlaceTable decides like RouteTable and counts the task against the
-// chosen node, as Place does.
-func (r *Router) PlaceTable(req Request, t *fleet.Table, now time.Time) (*Decision, error) {
-	return r.routeTable(req, t, now, true)
+// Place decides like Route and, in the same step, counts the task against
+// the chosen node (as Acquire), so that concurrent placements spread. The
+// caller must Release the node (or move the count with Release and Acquire
+// if the task ends up elsewhere).
+func (r *Router) Place(req Request, t *registry.Table, now time.Time) (*Decision, error) {
+	return r.route(req, t, now, true)
 }
 
-func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire bool) (*Decision, error) {
+// route is the one scan of the table: every decision goes through it.
+func (r *Router) route(req Request, t *registry.Table, now time.Time, acquire bool) (*Decision, error) {
 	d, err := r.decide(req)
 	if err != nil {
 		return nil, err
@@ -43,7 +47,7 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 			return nil, fmt.Errorf("%w %q: known nodes are %s", ErrUnknownNode, n, known)
 		}
 	}
-	q := t.Compile(d.Requires)
+	q := t.Compile(d.Requires, req.WorkersOnly)
 	odd := q.Odd()
 	localRow := -1
 	if req.Local != "" {
@@ -54,7 +58,7 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 	nowNs := t.At(now)
 	rows := t.Rows()
 
-	best := newTopK(nil) // ties by rank: id order
+	var best topK // ties by rank: id order
 	full, worst := false, pick{}
 	local := pick{i: -1}
 	// The first skipped rows, to say why (worked out after the scan).
@@ -78,7 +82,7 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 		if inflight != nil && int(inflight[i]) > running {
 			running = int(inflight[i])
 			l := t.Load(i)
-			score = fleet.Score(l.Index, running, l.PerTask)
+			score = registry.Score(l.Index, running, l.PerTask)
 		}
 		if running >= max(int(row.Slots), 1) {
 			if nSkipped < MaxSkipped {
@@ -102,15 +106,15 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 		}
 	}
 
-	d.Skipped = skipReasons(t, &q, inflight, skipped[:min(nSkipped, MaxSkipped)], d, now)
+	d.Skipped = skipReasons(t, &q, inflight, skipped[:min(nSkipped, MaxSkipped)], d, req.WorkersOnly, now)
 	d.SkippedTotal = nSkipped
 	if err := noneAvailable(d, matched, available, t.Len()); err != nil {
 		return d, err
 	}
-	d.Order = best.order(local, func(i int) Candidate {
-		c := tableCandidate(t, i)
-		c.Ready = true // only ready rows are picked
-		return c
+	d.Order = best.order(local, func(i int) registry.Node {
+		n := *t.Node(i)
+		n.Health = registry.HealthReady // only ready rows are picked
+		return n
 	})
 	r.finish(req, d, available, acquire)
 	return d, nil
@@ -119,7 +123,7 @@ func (r *Router) routeTable(req Request, t *fleet.Table, now time.Time, acquire 
 // inflightRows returns, indexed by row, the tasks this front end placed and
 // has not seen finish (nil if none). The slice is the router's, reused:
 // clear it after use. r.mu is held.
-func (r *Router) inflightRows(t *fleet.Table) []int32 {
+func (r *Router) inflightRows(t *registry.Table) []int32 {
 	if len(r.inflight) == 0 {
 		return nil
 	}
@@ -135,21 +139,20 @@ func (r *Router) inflightRows(t *fleet.Table) []int32 {
 	return rows
 }
 
-// skipReasons says why each listed row was skipped, sorted by id as Route
-// lists nodes it is given sorted. inflight is as during the scan.
-func skipReasons(t *fleet.Table, q *fleet.Query, inflight []int32, listed []int32, d *Decision, now time.Time) []Skip {
+// skipReasons says why each listed row was skipped, sorted by id.
+// inflight is as during the scan.
+func skipReasons(t *registry.Table, q *registry.Query, inflight []int32, listed []int32, d *Decision, workersOnly bool, now time.Time) []Skip {
 	if len(listed) == 0 {
 		return nil
 	}
 	out := make([]Skip, len(listed))
 	for k, i32 := range listed {
 		i := int(i32)
-		row, in := &t.Rows()[i], t.Info(i)
+		row, n := &t.Rows()[i], t.Node(i)
 		var why string
 		switch {
 		case !t.Match(q, i):
-			c := tableCandidate(t, i)
-			why = mismatch(&c, d.Requires)
+			why = mismatch(n, d.Requires, workersOnly)
 		case t.At(now) > row.ReadyUntil:
 			why = notReady(t, i, now)
 		default:
@@ -159,45 +162,24 @@ func skipReasons(t *fleet.Table, q *fleet.Query, inflight []int32, listed []int3
 			}
 			why = full(running, int(row.Slots))
 		}
-		out[k] = Skip{ID: in.ID, Why: why}
+		out[k] = Skip{ID: n.Node, Why: why}
 	}
 	slices.SortFunc(out, func(a, b Skip) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
-// Why a node takes no work, in the words of every placement (a fleet table
-// row here, a registry node in frontend.Candidate).
-const (
-	NotReadyLeft     = "has left"
-	NotReadyDraining = "is draining"
-)
-
-// NotReadyStale says a node is stale, its last heartbeat silent ago.
-func NotReadyStale(silent time.Duration) string {
-	return fmt.Sprintf("is stale (last heartbeat %s ago)", silent.Round(100*time.Millisecond))
-}
-
 // notReady says why a row takes no work.
-func notReady(t *fleet.Table, i int, now time.Time) string {
-	row, in := &t.Rows()[i], t.Info(i)
+func notReady(t *registry.Table, i int, now time.Time) string {
+	row, n := &t.Rows()[i], t.Node(i)
 	switch {
-	case row.State == fleet.StateLeaving:
-		return NotReadyLeft
+	case row.State == registry.StateUnreachable:
+		return "is unreachable over ssh: " + n.Reason
+	case row.State == registry.StateLeaving:
+		return "has left"
 	case t.At(now) > t.Load(i).StaleAt:
-		return NotReadyStale(now.Sub(in.Seen))
-	case row.State == fleet.StateDraining:
-		return NotReadyDraining
+		return fmt.Sprintf("is stale (last heartbeat %s ago)", now.Sub(n.Seen).Round(100*time.Millisecond))
+	case row.State == registry.StateDraining:
+		return "is draining"
 	}
 	return ""
-}
-
-// tableCandidate is row i as a Candidate.
-func tableCandidate(t *fleet.Table, i int) Candidate {
-	row, in := &t.Rows()[i], t.Info(i)
-	c := Candidate{
-		ID: in.ID, OS: in.OS, Arch: in.Arch, Capabilities: in.Capabilities, Via: ViaNATS,
-		CPUPercent: in.CPUPercent, MemPercent: in.MemPercent, Load1: in.Load1, CPUs: in.CPUs,
-		Running: int(row.Running), Slots: int(row.Slots),
-	}
-	return c
 }

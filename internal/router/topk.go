@@ -1,9 +1,12 @@
 package router
 
-import "slices"
+import (
+	"slices"
 
-// pick is a candidate (by index) and its score; rank, when the candidates
-// have one, orders their ids.
+	"github.com/fabric-run/fabric/internal/registry"
+)
+
+// pick is a node (by row) and its score; rank orders their ids.
 type pick struct {
 	i     int
 	score float64
@@ -11,24 +14,18 @@ type pick struct {
 }
 
 // topK keeps the MaxOrder best picks seen, best first: lower score, then
-// lower id. Offering a pick worse than the worst kept costs one compare.
+// lower id (rank). Offering a pick worse than the worst kept costs one
+// compare.
 type topK struct {
 	best [MaxOrder + 1]pick
 	n    int
-	id   func(i int) string // on score ties; nil: compare ranks
 }
-
-// newTopK returns a topK breaking ties by id(i), or by rank if id is nil.
-func newTopK(id func(int) string) *topK { return &topK{id: id} }
 
 func (t *topK) less(a, b pick) bool {
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	if t.id == nil {
-		return a.rank < b.rank
-	}
-	return t.id(a.i) < t.id(b.i)
+	return a.rank < b.rank
 }
 
 func (t *topK) offer(p pick) {
@@ -46,15 +43,15 @@ func (t *topK) offer(p pick) {
 	}
 }
 
-// order returns the kept candidates, best first, plus local (if it is a
+// order returns the kept nodes, best first, plus local (if it is a
 // pick, i >= 0) when it was not kept: it may be preferred whatever its rank.
-func (t *topK) order(local pick, at func(i int) Candidate) []Candidate {
+func (t *topK) order(local pick, at func(i int) registry.Node) []registry.Node {
 	picks := t.best[:t.n]
 	extra := 0
 	if local.i >= 0 && !slices.Contains(picks, local) {
 		extra = 1
 	}
-	out := make([]Candidate, 0, t.n+extra)
+	out := make([]registry.Node, 0, t.n+extra)
 	for _, p := range picks {
 		out = append(out, at(p.i))
 	}

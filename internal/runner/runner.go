@@ -19,8 +19,9 @@ import (
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
-// DefaultOutputLimit is how many bytes of each stream are kept by default.
-const DefaultOutputLimit = 1 << 20
+// DefaultOutputLimit is how many bytes of each stream are kept by default:
+// the one every part of fabric applies.
+const DefaultOutputLimit = wire.DefaultOutputLimit
 
 // A command's output is read in pieces of minRead bytes at first; each read
 // that fills the buffer doubles it, up to maxRead, the largest piece handed
@@ -73,7 +74,8 @@ type Spec struct {
 // OutputFunc receives output as it arrives. It is called from one goroutine
 // per stream, so calls for stdout and stderr may overlap; p is only valid
 // during the call. It may block: the command then blocks on a full pipe.
-type OutputFunc func(stream wire.Stream, p []byte)
+// It is fabric's one output callback type, wire.OutputFunc.
+type OutputFunc = wire.OutputFunc
 
 // DefaultShell returns bash if it is on PATH, else sh.
 func DefaultShell() string {

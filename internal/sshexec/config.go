@@ -10,6 +10,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"time"
+
+	"github.com/fabric-run/fabric/internal/wire"
 )
 
 // Defaults, from the seed system's settings where it had one.
@@ -20,8 +22,6 @@ const (
 	DefaultRetryBackoff     = 250 * time.Millisecond
 	DefaultKeepAlive        = 15 * time.Second
 	DefaultResolveTTL       = 300 * time.Second // CLUSTER_IP_CACHE_TTL
-	DefaultOutputLimit      = 1 << 20
-	DefaultCommandTimeout   = 300 * time.Second // CLUSTER_CMD_TIMEOUT
 	DefaultMaxSessions      = 10                // OpenSSH's MaxSessions
 )
 
@@ -79,9 +79,10 @@ type Config struct {
 	// negative means never cache.
 	ResolveTTL time.Duration
 	// OutputLimit is how many bytes of each stream a result keeps (head and
-	// tail) when the task sets none. Default 1 MiB.
+	// tail) when the task sets none. Default wire.DefaultOutputLimit (1 MiB).
 	OutputLimit int
-	// CommandTimeout is the timeout of a task that sets none. Default 300 s.
+	// CommandTimeout is the timeout of a task that sets none. Default
+	// wire.DefaultTimeout (300 s, the seed's CLUSTER_CMD_TIMEOUT).
 	CommandTimeout time.Duration
 	// Shell chooses the shell for commands: ShellAuto, ShellBash or ShellSh.
 	Shell string
@@ -108,8 +109,8 @@ func DefaultConfig() Config {
 		KeepAlive:        DefaultKeepAlive,
 		Resolver:         net.DefaultResolver,
 		ResolveTTL:       DefaultResolveTTL,
-		OutputLimit:      DefaultOutputLimit,
-		CommandTimeout:   DefaultCommandTimeout,
+		OutputLimit:      wire.DefaultOutputLimit,
+		CommandTimeout:   wire.DefaultTimeout,
 		MaxSessions:      DefaultMaxSessions,
 	}
 }
@@ -126,7 +127,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"ConnectTimeout", &c.ConnectTimeout, DefaultConnectTimeout},
 		{"HandshakeTimeout", &c.HandshakeTimeout, DefaultHandshakeTimeout},
 		{"RetryBackoff", &c.RetryBackoff, DefaultRetryBackoff},
-		{"CommandTimeout", &c.CommandTimeout, DefaultCommandTimeout},
+		{"CommandTimeout", &c.CommandTimeout, wire.DefaultTimeout},
 	} {
 		switch {
 		case *d.v < 0:
@@ -148,7 +149,7 @@ func (c Config) withDefaults() (Config, error) {
 	case c.OutputLimit < 0:
 		bad("OutputLimit %d is negative", c.OutputLimit)
 	case c.OutputLimit == 0:
-		c.OutputLimit = DefaultOutputLimit
+		c.OutputLimit = wire.DefaultOutputLimit
 	}
 	switch {
 	case c.MaxSessions == 0:

@@ -29,7 +29,13 @@ import (
 // handed to the host, every outcome is a result (Error says timeout,
 // cancelled, start_failed, node_lost, bad_request ...). A Run that finds its
 // connection dead before the command started redials once by itself.
-func (p *Pool) Run(ctx context.Context, h Host, task *wire.Task, onOutput func(stream wire.Stream, p []byte)) (*wire.Result, error) {
+func (p *Pool) Run(ctx context.Context, h Host, task *wire.Task, onOutput wire.OutputFunc) (*wire.Result, error) {
+	return p.run(ctx, h, task, onOutput, nil)
+}
+
+// run is Run, calling started (if not nil) once the command has started on
+// the host, before any of its output.
+func (p *Pool) run(ctx context.Context, h Host, task *wire.Task, onOutput wire.OutputFunc, started func()) (*wire.Result, error) {
 	if task == nil {
 		return nil, errors.New("sshexec: run: nil task")
 	}
@@ -60,6 +66,9 @@ func (p *Pool) Run(ctx context.Context, h Host, task *wire.Task, onOutput func(s
 		return nil, err
 	}
 	res.Started = time.Now()
+	if started != nil {
+		started()
+	}
 	hc.mu.Lock()
 	hc.sessions++
 	hc.running++

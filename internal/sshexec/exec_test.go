@@ -314,6 +314,11 @@ func TestRunCancelKillsRemoteProcessGroup(t *testing.T) {
 func TestRunCallerDeadlineIsTimeout(t *testing.T) {
 	sshd := startSSHD(t, sshdOptions{})
 	p := newTestPool(t, sshd.testConfig(t))
+	// Connect first: the deadline is for the command, not for a dial and
+	// handshake that a loaded machine may take longer than it over.
+	if res, err := p.Run(context.Background(), sshd.Host(), &wire.Task{Command: "true"}, nil); err != nil || res.ExitCode != 0 {
+		t.Fatalf("warm-up: %+v, %v", res, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	res, err := p.Run(ctx, sshd.Host(), &wire.Task{Command: "sleep 300"}, nil)

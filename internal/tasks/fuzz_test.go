@@ -44,7 +44,7 @@ func FuzzDecodeStoredResult(f *testing.F) {
 // FuzzDecodeStoredRecord fuzzes the store's reading of a task record: it
 // must never panic, and a record it accepts encodes again.
 func FuzzDecodeStoredRecord(f *testing.F) {
-	rec := &Record{ID: "t1", Command: "make", Argv: []string{"a"}, Cwd: "/src", Node: "n1", Via: ViaNATS,
+	rec := &Record{ID: "t1", Command: "make", Argv: []string{"a"}, Cwd: "/src", Node: "n1", Via: wire.ViaNATS,
 		State: StateRunning, Submitted: time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)}
 	b, _ := msgpack.Marshal(rec)
 	f.Add(b)

@@ -16,7 +16,7 @@ func sampleRecord(id string) *Record {
 		Command:  "make test",
 		Cwd:      "/src",
 		Requires: wire.Requirements{OS: "linux", Arch: "amd64", Capabilities: []string{"docker"}},
-		Via:      ViaNATS,
+		Via:      wire.ViaNATS,
 		Reason:   "heavy command: least-loaded linux node",
 	}
 }

@@ -48,14 +48,14 @@ func (s State) Final() bool {
 	return false
 }
 
-// How a task reached its node (Record.Via).
-const (
-	ViaNATS = "nats"
-	ViaSSH  = "ssh"
-)
-
-// Record is what the front end knows of a task. It holds no environment: a
-// task's Env may carry secrets and records are readable by every front end.
+// Record is what the front end knows of a task: the task less its
+// environment (a task's Env may carry secrets, and records are readable by
+// every front end), and where it went, how far it got.
+//
+// Its task fields are the wire.Task's own (the same names and encodings),
+// copied by RecordOf alone. The record does not embed the task: that would
+// add the task's other fields (timeout, subjects, signature) to every
+// stored record and to fabric status --json, and risk the environment.
 type Record struct {
 	ID string `msgpack:"id" json:"id"`
 	// Command is run by the node's shell; Argv, when Command is empty, with
@@ -69,7 +69,7 @@ type Record struct {
 	// Instance is the node's instance when it accepted the task: a node
 	// that restarted has a new one, and the task died with the old.
 	Instance string `msgpack:"inst,omitempty" json:"instance,omitempty"`
-	// Via is how it got there: ViaNATS or ViaSSH.
+	// Via is how it got there: wire.ViaNATS or wire.ViaSSH.
 	Via string `msgpack:"via,omitempty" json:"via,omitempty"`
 	// Reason says in one line why the task went where it went.
 	Reason string `msgpack:"reason,omitempty" json:"reason,omitempty"`
@@ -98,6 +98,12 @@ type Attempt struct {
 	At      time.Time      `msgpack:"at,omitempty" json:"at,omitzero"`
 	Error   wire.ErrorKind `msgpack:"err,omitempty" json:"error,omitempty"`
 	Message string         `msgpack:"msg,omitempty" json:"message,omitempty"`
+}
+
+// RecordOf returns the record of task t as submitted (queued, no node
+// yet): every field of the task a record keeps, never its environment.
+func RecordOf(t *wire.Task) Record {
+	return Record{ID: t.ID, Command: t.Command, Argv: t.Argv, Cwd: t.Cwd, Requires: t.Requires, Submitted: t.Submitted}
 }
 
 // Display is the task's command for people: the command line, or the argv

@@ -32,7 +32,7 @@ import (
 // Defaults for Config fields left zero.
 const (
 	DefaultHeartbeatInterval = 2 * time.Second
-	DefaultTimeout           = 300 * time.Second
+	DefaultTimeout           = wire.DefaultTimeout // the one every part of fabric applies
 	DefaultDrainGrace        = 30 * time.Second
 	DefaultMaxTaskBytes      = 1 << 20
 	DefaultFlowWindow        = 1 << 20
@@ -277,7 +277,7 @@ func (c *Config) fill() error {
 		c.DefaultTimeout = DefaultTimeout
 	}
 	if c.OutputLimit <= 0 {
-		c.OutputLimit = runner.DefaultOutputLimit
+		c.OutputLimit = wire.DefaultOutputLimit
 	}
 	if c.MaxTaskBytes <= 0 {
 		c.MaxTaskBytes = DefaultMaxTaskBytes

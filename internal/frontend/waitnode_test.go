@@ -1,4 +1,4 @@
-package taskrun
+package frontend
 
 import (
 	"context"
@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
@@ -20,31 +17,22 @@ import (
 // missed its heartbeats, and the loss is recorded for every reader.
 func TestWaitEndsWhenTheNodeDies(t *testing.T) {
 	e := newEnv(t)
-	nodeNC, err := nats.Connect(e.hub.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nodeNC.Close)
-	w, err := worker.New(nodeNC, worker.Config{Name: "doomed", OS: "linux", Arch: "amd64", NoDetect: true,
-		Load: worker.FixedLoad{CPUs: 4}, Slots: 4, HeartbeatInterval: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() }) // kills the task's process group
-	e.nodes["doomed"] = w
+	// The worker closes (killing the task's process group) when the test
+	// ends, after its connection has died.
+	e.addNode(t, worker.Config{Name: "doomed", OS: "linux", Arch: "amd64", HeartbeatInterval: 300 * time.Millisecond})
+	nodeNC := e.conns["doomed"]
 
-	submitter := e.service(t)
-	st, err := submitter.Submit(context.Background(), frontend.Request{Command: "sleep 600"}, true)
+	submitter := e.service(t, Config{})
+	bg := cmd("sleep 600")
+	bg.Background = true
+	st, err := submitter.Submit(context.Background(), bg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := st.Record.ID
 	submitter.Close() // the submitter leaves, as fabric submit does
 
-	waiter := e.service(t)
+	waiter := e.service(t, Config{})
 	done := make(chan *Status, 1)
 	go func() {
 		st, err := waiter.Wait(context.Background(), id, nil, time.Minute)

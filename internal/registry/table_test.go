@@ -1,4 +1,4 @@
-package fleet
+package registry
 
 import (
 	"fmt"
@@ -21,14 +21,14 @@ func check(t *testing.T, tab *Table) {
 	t.Helper()
 	hosts := map[string]int{}
 	for i := range tab.rows {
-		id := tab.info[i].ID
+		id := tab.nodes[i].Node
 		if j, ok := tab.index[id]; !ok || j != i {
 			t.Fatalf("index[%s] = %d, %v; want %d", id, j, ok, i)
 		}
 		if r := tab.rows[i].Rank; int(r) >= len(tab.sorted) || tab.sorted[r] != id {
 			t.Fatalf("rank of %s = %d, sorted %v", id, r, tab.sorted)
 		}
-		hosts[tab.info[i].Hostname]++
+		hosts[tab.nodes[i].Hostname]++
 	}
 	if len(tab.index) != len(tab.rows) || len(tab.sorted) != len(tab.rows) || !slices.IsSorted(tab.sorted) {
 		t.Fatalf("index %d, sorted %d (%v), rows %d", len(tab.index), len(tab.sorted), tab.sorted, len(tab.rows))
@@ -38,7 +38,7 @@ func check(t *testing.T, tab *Table) {
 		if got != n {
 			t.Fatalf("OnHost(%s) = %d nodes, want %d", h, got, n)
 		}
-		if i, ok := tab.Index(id); !ok || tab.info[i].Hostname != h {
+		if i, ok := tab.Index(id); !ok || tab.nodes[i].Hostname != h {
 			t.Fatalf("OnHost(%s) names %q, not on it", h, id)
 		}
 	}
@@ -49,7 +49,7 @@ func check(t *testing.T, tab *Table) {
 
 func TestTableJoinsMovesLeaves(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	tab := New()
+	tab := NewTable()
 	now := time.Now()
 	live := map[string]bool{}
 	for step := range 3000 {
@@ -72,7 +72,7 @@ func TestTableJoinsMovesLeaves(t *testing.T) {
 }
 
 func TestTableMatch(t *testing.T) {
-	tab := New()
+	tab := NewTable()
 	now := time.Now()
 	tab.Update(beat("a", "h", "linux", "docker"), now, time.Second)
 	tab.Update(beat("b", "h", "darwin", "swift"), now, time.Second)
@@ -92,11 +92,11 @@ func TestTableMatch(t *testing.T) {
 		{wire.Requirements{Node: "b", OS: "linux"}, nil},
 	}
 	for _, tt := range tests {
-		q := tab.Compile(tt.req)
+		q := tab.Compile(tt.req, false)
 		var got []string
 		for i := range tab.Len() {
 			if tab.Match(&q, i) {
-				got = append(got, tab.Info(i).ID)
+				got = append(got, tab.Node(i).Node)
 			}
 		}
 		slices.Sort(got)
@@ -109,7 +109,7 @@ func TestTableMatch(t *testing.T) {
 // TestTableOddTokens: past MaxCapBits distinct capabilities (or 254 OSes),
 // tokens are no longer interned; nodes having them still match, by string.
 func TestTableOddTokens(t *testing.T) {
-	tab := New()
+	tab := NewTable()
 	now := time.Now()
 	for i := range 270 {
 		tab.Update(beat(fmt.Sprintf("n%03d", i), "h", fmt.Sprintf("os%03d", i), fmt.Sprintf("cap%03d", i)), now, time.Second)
@@ -117,11 +117,11 @@ func TestTableOddTokens(t *testing.T) {
 	for i := range 270 {
 		id, capName, osName := fmt.Sprintf("n%03d", i), fmt.Sprintf("cap%03d", i), fmt.Sprintf("os%03d", i)
 		for _, req := range []wire.Requirements{{Capabilities: []string{capName}}, {OS: osName}} {
-			q := tab.Compile(req)
+			q := tab.Compile(req, false)
 			var got []string
 			for j := range tab.Len() {
 				if tab.Match(&q, j) {
-					got = append(got, tab.Info(j).ID)
+					got = append(got, tab.Node(j).Node)
 				}
 			}
 			if len(got) != 1 || got[0] != id {
@@ -138,7 +138,7 @@ func TestTableOddTokens(t *testing.T) {
 }
 
 func TestTableStaleness(t *testing.T) {
-	tab := New()
+	tab := NewTable()
 	t0 := time.Now()
 	tab.Update(beat("a", "h", "linux"), t0, 3*time.Second)
 	row := tab.Rows()[0]
@@ -163,7 +163,7 @@ func TestRowSize(t *testing.T) {
 }
 
 func TestTableUpdateAllocs(t *testing.T) {
-	tab := New()
+	tab := NewTable()
 	hb := beat("a", "h", "linux", "docker", "make")
 	now := time.Now()
 	tab.Update(hb, now, time.Second)
@@ -173,7 +173,7 @@ func TestTableUpdateAllocs(t *testing.T) {
 }
 
 func TestTableSilent(t *testing.T) {
-	tab := New()
+	tab := NewTable()
 	t0 := time.Now()
 	tab.Update(beat("a", "h", "linux"), t0, time.Second)
 	tab.Update(beat("b", "h", "linux"), t0.Add(5*time.Second), time.Second)
@@ -182,7 +182,7 @@ func TestTableSilent(t *testing.T) {
 		t.Fatalf("fresh: flips %v gone %v", flips, gone)
 	}
 	flips, _ = tab.Silent(t0.Add(2*time.Second), time.Minute, nil, nil)
-	if len(flips) != 1 || tab.Info(flips[0]).ID != "a" {
+	if len(flips) != 1 || tab.Node(flips[0]).Node != "a" {
 		t.Fatalf("a stale: flips %v", flips)
 	}
 	tab.MarkStale(flips[0], true)
@@ -192,5 +192,13 @@ func TestTableSilent(t *testing.T) {
 	_, gone = tab.Silent(t0.Add(61*time.Second), time.Minute, nil, nil)
 	if !slices.Equal(gone, []string{"a"}) {
 		t.Fatalf("gone %v", gone)
+	}
+}
+
+// TestScore: the placement score is cpu%/100 + load1/cpus + 0.5·mem%/100 +
+// 2·running/slots.
+func TestScore(t *testing.T) {
+	if got, want := Score(LoadIndex(50, 40, 2, 4), 1, PerTask(4)), 0.5+0.5+0.2+0.5; got != want {
+		t.Fatalf("score = %v, want %v", got, want)
 	}
 }

@@ -1,4 +1,4 @@
-package taskrun
+package frontend
 
 import (
 	"context"
@@ -89,10 +89,10 @@ func (s *Service) afterResult(ctx context.Context, id string, err error) (*Statu
 // once it is. It never fires for a task that is not running on a worker.
 // stop releases the watch.
 func (s *Service) watchNode(rec tasks.Record) (lost <-chan string, stop func()) {
-	if rec.Via == tasks.ViaSSH || rec.Node == "" || rec.State != tasks.StateRunning {
+	if rec.Via == wire.ViaSSH || rec.Node == "" || rec.State != tasks.StateRunning {
 		return nil, func() {}
 	}
-	reg := s.fe.Registry()
+	reg := s.reg
 	ch := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

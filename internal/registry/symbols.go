@@ -1,4 +1,4 @@
-package fleet
+package registry
 
 // Sym is an interned token (an OS or an architecture): a small number that
 // compares in one instruction. NoSym is no token; OddSym stands for every

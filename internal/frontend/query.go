@@ -1,4 +1,4 @@
-package taskrun
+package frontend
 
 import (
 	"context"

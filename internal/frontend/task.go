@@ -1,108 +1,24 @@
-// Package taskrun is a front end's task service: it submits commands with a
-// record each, follows them in the background past the caller's patience,
-// keeps their output for reading and waiting, and answers status, output and
-// cancel for any task id, its own or (from the records) another front end's.
-package taskrun
+package frontend
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
-	"sync"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/dispatch"
-	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
-	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 )
-
-// Defaults for Config fields left zero.
-const (
-	DefaultKeepLive = 10 * time.Minute
-)
-
-// ErrUnknownTask is returned for a task id no record knows.
-var ErrUnknownTask = errors.New("unknown task")
-
-var errShuttingDown = errors.New("task service is shutting down")
-
-// Config configures a Service.
-type Config struct {
-	// Store keeps the records; required.
-	Store tasks.Store
-	// OutputLimit is how much of each stream is kept in memory for a task
-	// this front end follows (default the node's, 1 MiB).
-	OutputLimit int
-	// KeepLive is how long a finished task stays in memory after it ended,
-	// for fast reads (default 10 min); the record stays in the store.
-	KeepLive time.Duration
-	// Logger receives the service's log; default discards.
-	Logger *slog.Logger
-}
-
-// Service runs tasks and answers for them. It is safe for concurrent use.
-type Service struct {
-	fe    *frontend.Frontend
-	store tasks.Store
-	cfg   Config
-	log   *slog.Logger
-
-	mu     sync.Mutex
-	live   map[string]*live
-	closed bool
-
-	detach    chan struct{} // closed by Close: followers let their tasks run on
-	followers sync.WaitGroup
-	closeOnce sync.Once
-}
-
-// New returns a Service running tasks through fe and recording them in
-// cfg.Store.
-func New(fe *frontend.Frontend, cfg Config) (*Service, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("taskrun: no store")
-	}
-	if cfg.OutputLimit <= 0 {
-		cfg.OutputLimit = runner.DefaultOutputLimit
-	}
-	if cfg.KeepLive <= 0 {
-		cfg.KeepLive = DefaultKeepLive
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Service{fe: fe, store: cfg.Store, cfg: cfg, log: cfg.Logger, live: map[string]*live{}, detach: make(chan struct{})}, nil
-}
-
-// Store returns the record store.
-func (s *Service) Store() tasks.Store { return s.store }
-
-// Frontend returns the front end tasks run through.
-func (s *Service) Frontend() *frontend.Frontend { return s.fe }
-
-// Close stops following tasks; they run on, and their nodes still record
-// their results. Safe to call twice.
-func (s *Service) Close() {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		close(s.detach)
-		s.followers.Wait()
-	})
-}
 
 // Submit records req and starts it. It returns once a node has accepted the
 // task (or it could not be placed: the error says why, and the record says
 // failed). The task then runs on in the background whatever happens to ctx;
 // use Wait for its result and Cancel to stop it.
-func (s *Service) Submit(ctx context.Context, req frontend.Request, background bool) (*Status, error) {
-	rec, err := s.record(ctx, &req, background)
+func (s *Service) Submit(ctx context.Context, req Request) (*Status, error) {
+	rec, err := s.record(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
@@ -120,22 +36,12 @@ func (s *Service) Submit(ctx context.Context, req frontend.Request, background b
 	return statusOf(l)
 }
 
-// RunOption is an optional setting of one Run.
-type RunOption func(*live)
-
-// OnAccepted has Run call f once a node has accepted the task and its record
-// says so, before any of its output: with the task id, which any front end
-// can then ask about, and the node.
-func OnAccepted(f func(id, node string)) RunOption {
-	return func(l *live) { l.accepted = f }
-}
-
 // Run runs req in the foreground: like Submit, then it waits for the end,
 // passing raw output to onOutput as it streams (it may be nil). When ctx
 // ends first, the task is cancelled on its node and Run waits for that.
 // The error says why the task did not run; the Status says how it ended.
-func (s *Service) Run(ctx context.Context, req frontend.Request, onOutput func(wire.Stream, []byte), opts ...RunOption) (*Status, error) {
-	rec, err := s.record(ctx, &req, false)
+func (s *Service) Run(ctx context.Context, req Request, onOutput wire.OutputFunc, opts ...RunOption) (*Status, error) {
+	rec, err := s.record(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
@@ -152,21 +58,27 @@ func (s *Service) Run(ctx context.Context, req frontend.Request, onOutput func(w
 	return statusOf(l)
 }
 
-// record gives req an id and its subjects, and creates its record (queued).
-func (s *Service) record(ctx context.Context, req *frontend.Request, background bool) (tasks.Record, error) {
-	if req.ID == "" {
-		req.ID = wire.NewTaskID()
+// record makes req's task complete (id, timeout, submission time, the
+// subjects its result and output go to) and creates its record (queued).
+func (s *Service) record(ctx context.Context, req *Request) (tasks.Record, error) {
+	t := &req.Task
+	if t.ID == "" {
+		t.ID = wire.NewTaskID()
 	}
-	req.ResultTo = s.store.ResultSubject(req.ID)
-	if req.OutputTo == "" {
-		if subj, err := s.fe.Subjects().Output(req.ID); err == nil {
-			req.OutputTo = subj
+	if t.Timeout <= 0 {
+		t.Timeout = wire.Duration(s.cfg.DefaultTimeout)
+	}
+	t.Submitted = time.Now()
+	if subj := s.store.ResultSubject(t.ID); subj != "" {
+		t.ResultTo = subj
+	}
+	if t.OutputTo == "" {
+		if subj, err := s.cfg.Subjects.Output(t.ID); err == nil {
+			t.OutputTo = subj
 		}
 	}
-	rec := tasks.Record{
-		ID: req.ID, Command: req.Command, Argv: req.Argv, Cwd: req.Cwd, Requires: req.Requires,
-		Via: tasks.ViaNATS, Background: background, State: tasks.StateQueued,
-	}
+	rec := tasks.RecordOf(t)
+	rec.Via, rec.Background, rec.State = wire.ViaNATS, req.Background, tasks.StateQueued
 	if err := s.store.Create(ctx, &rec); err != nil {
 		return rec, fmt.Errorf("record task: %w", err)
 	}
@@ -174,7 +86,7 @@ func (s *Service) record(ctx context.Context, req *frontend.Request, background 
 }
 
 // start launches the follower of a recorded task.
-func (s *Service) start(rec tasks.Record, req frontend.Request, raw func(wire.Stream, []byte), opts ...RunOption) (*live, error) {
+func (s *Service) start(rec tasks.Record, req Request, raw wire.OutputFunc, opts ...RunOption) (*live, error) {
 	runCtx, cancel := context.WithCancelCause(context.Background())
 	l := newLive(rec, s.cfg.OutputLimit, cancel)
 	l.raw = raw
@@ -195,32 +107,26 @@ func (s *Service) start(rec tasks.Record, req frontend.Request, raw func(wire.St
 }
 
 // follow runs one task to its end and keeps its record up to date.
-func (s *Service) follow(ctx context.Context, l *live, req frontend.Request) {
+func (s *Service) follow(ctx context.Context, l *live, req Request) {
 	defer s.followers.Done()
 	defer l.cancel(nil)
-	var decision *router.Decision
-	hooks := frontend.Hooks{
-		OnDecision: func(d *router.Decision) {
-			decision = d
+	out, err := s.run(ctx, &req, &hooks{
+		decided: func(d *router.Decision) {
 			l.update(func(r *tasks.Record) { r.Reason, r.Requires = d.Reason, d.Requires })
 		},
-		Hooks: dispatch.Hooks{
-			OnAccepted: func(node, instance string) {
-				via := viaOf(decision, node)
-				rec := l.update(func(r *tasks.Record) {
-					r.Node, r.Instance, r.Via, r.State, r.Started = node, instance, via, tasks.StateRunning, time.Now()
-				})
-				s.save(&rec)
-				if l.accepted != nil {
-					l.accepted(l.id, node)
-				}
-				close(l.placed)
-			},
-			OnOutput: l.append,
-			Detach:   s.detach,
+		accepted: func(n *registry.Node, instance string) {
+			rec := l.update(func(r *tasks.Record) {
+				r.Node, r.Instance, r.Via, r.State, r.Started = n.Node, instance, n.Via, tasks.StateRunning, time.Now()
+			})
+			s.save(&rec)
+			if l.accepted != nil {
+				l.accepted(l.id, n.Node)
+			}
+			closePlaced(l)
 		},
-	}
-	out, err := s.fe.Run(ctx, req, hooks)
+		output: l.append,
+	})
+	l.setDeclined(out.Declined)
 	now := time.Now()
 	var rec tasks.Record
 	switch {
@@ -235,41 +141,71 @@ func (s *Service) follow(ctx context.Context, l *live, req frontend.Request) {
 		l.mu.Lock()
 		l.err = err
 		l.mu.Unlock()
-	case out.Result == nil: // detached at shutdown: the node records the result
+	case out.Result == nil:
+		// Detached at shutdown: the task runs on and its node records the
+		// result. A caller waiting for it is told it still runs.
+		closePlaced(l)
+		close(l.done)
 		s.forget(l, false)
 		return
 	default:
 		res := out.Result
-		if err := s.store.PutResult(context.Background(), res); err != nil {
-			s.log.Warn("store result", "task", l.id, "err", err)
-		}
+		s.keepResult(res, out.Recorded)
+		l.ended(res) // readers see the result from now on
 		rec = l.update(func(r *tasks.Record) {
 			r.Finished = now
 			r.State = tasks.StateOf(r, res)
 			r.Error, r.Message = res.Error, res.Message
+			if r.Node == "" { // it ended with no start to report (refused as it came)
+				r.Node = out.Node
+			}
 		})
-		l.mu.Lock()
-		l.result = res
-		l.mu.Unlock()
 	}
 	s.save(&rec)
-	if !isClosed(l.placed) {
-		close(l.placed)
-	}
+	closePlaced(l)
 	close(l.done)
 	s.forget(l, true)
 }
 
-// viaOf says how node was reached, from the decision that listed it.
-func viaOf(d *router.Decision, node string) string {
-	if d != nil {
-		for _, c := range d.Order {
-			if c.ID == node && c.Via == router.ViaSSH {
-				return tasks.ViaSSH
-			}
-		}
+// closePlaced closes l.placed unless a node's acceptance already did.
+func closePlaced(l *live) {
+	if !isClosed(l.placed) {
+		close(l.placed)
 	}
-	return tasks.ViaNATS
+}
+
+// keepResult sees that the store holds res, writing it only where nobody
+// else does. The result is stored once, by whoever ran the task: a worker
+// publishes its result to the task's ResultTo, the store's result subject
+// (recorded); the front end records what it alone knows: a run over SSH,
+// an end it had to infer (a node lost), a result the node's record of
+// never arrived within resultGrace, and every result of a store with no
+// result subject (the memory store, which no node can reach).
+func (s *Service) keepResult(res *wire.Result, recorded bool) {
+	ctx := context.Background()
+	if recorded && s.store.ResultSubject(res.ID) != "" {
+		if s.stored(ctx, res.ID) {
+			return
+		}
+		s.log.Warn("the node's record of the result did not arrive; recording it here", "task", res.ID)
+	}
+	if err := s.store.PutResult(ctx, res); err != nil {
+		s.log.Warn("store result", "task", res.ID, "err", err)
+	}
+}
+
+// stored waits, up to resultGrace, for the store to have task id's result:
+// a node publishes it just after it answers the front end, and the store
+// takes it in on its own time. Callers then read the result wherever they
+// are, as soon as this front end says the task ended.
+func (s *Service) stored(ctx context.Context, id string) bool {
+	if _, res, err := s.store.Get(ctx, id); err == nil && res != nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, resultGrace)
+	defer cancel()
+	_, err := s.store.WaitResult(ctx, id)
+	return err == nil
 }
 
 // forget drops a finished task from memory after KeepLive (at once when the
@@ -286,8 +222,10 @@ func (s *Service) forget(l *live, keep bool) {
 		drop()
 		return
 	}
+	t := time.NewTimer(s.cfg.KeepLive)
+	defer t.Stop()
 	select {
-	case <-time.After(s.cfg.KeepLive):
+	case <-t.C:
 	case <-s.detach:
 	}
 	drop()
@@ -308,7 +246,7 @@ func ErrorKind(err error) wire.ErrorKind {
 		return wire.ErrUnknownNode
 	case errors.Is(err, router.ErrAllBusy):
 		return wire.ErrBusy
-	case errors.Is(err, frontend.ErrRefused), errors.Is(err, dispatch.ErrRejected):
+	case errors.Is(err, ErrRefused), errors.Is(err, wire.ErrNodeRefused):
 		return wire.ErrRejected
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return wire.ErrCancelled
@@ -347,10 +285,10 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) error {
 	if rec.Node == "" {
 		return fmt.Errorf("task %s is not on a node yet", id)
 	}
-	if rec.Via == tasks.ViaSSH {
+	if rec.Via == wire.ViaSSH {
 		return fmt.Errorf("task %s runs over SSH on %s from another front end; only that front end can cancel it", id, rec.Node)
 	}
-	return s.fe.Dispatcher().Cancel(ctx, rec.Node, id, reason)
+	return s.disp.Cancel(ctx, rec.Node, id, reason)
 }
 
 func (s *Service) lookup(id string) *live {

@@ -1,8 +1,9 @@
-package taskrun
+package frontend
 
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,7 +27,7 @@ type Line struct {
 type live struct {
 	id     string
 	cancel func(error)
-	raw    func(wire.Stream, []byte) // also gets the output as it streams; may be nil
+	raw    wire.OutputFunc // also gets the output as it streams; may be nil
 	// accepted, if set, is told the node once one accepted the task.
 	accepted func(id, node string)
 	placed   chan struct{} // closed once a node accepted the task or it failed to place
@@ -39,7 +40,8 @@ type live struct {
 	partial   [3][]byte // unfinished line per stream
 	listeners map[chan Line]struct{}
 	result    *wire.Result
-	err       error // why it did not run, if it did not
+	err       error    // why it did not run, if it did not
+	declined  []string // the nodes that did not take it, with why
 }
 
 func newLive(rec tasks.Record, limit int, cancel func(error)) *live {
@@ -65,6 +67,12 @@ func (l *live) append(s wire.Stream, p []byte) {
 		s = wire.Stdout
 		l.stdout.Write(p)
 	}
+	if len(l.listeners) == 0 {
+		// Nobody listens (the common case: a build streaming megabytes):
+		// keep only the line in progress, for a listener yet to come.
+		l.partial[s] = unfinished(l.partial[s], p)
+		return
+	}
 	buf := append(l.partial[s], p...)
 	for {
 		i := bytes.IndexByte(buf, '\n')
@@ -81,6 +89,23 @@ func (l *live) append(s wire.Stream, p []byte) {
 		buf = buf[i+1:]
 	}
 	l.partial[s] = append(l.partial[s][:0], buf...)
+}
+
+// unfinished returns the line in progress once p follows partial: what
+// follows the last newline, less the whole pieces of maxLineLen that a
+// listener would have been given.
+func unfinished(partial, p []byte) []byte {
+	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+		partial, p = partial[:0], p[i+1:]
+	}
+	if n := len(partial) + len(p); n >= maxLineLen {
+		skip := n / maxLineLen * maxLineLen
+		if skip >= len(partial) {
+			return append(partial[:0], p[skip-len(partial):]...)
+		}
+		partial = append(partial[:0], partial[skip:]...)
+	}
+	return append(partial, p...)
 }
 
 func (l *live) emit(line Line) {
@@ -109,7 +134,11 @@ func (l *live) listen() (<-chan Line, func()) {
 func (l *live) matches(re *regexp.Regexp) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, text := range []string{l.stdout.String(), l.stderr.String()} {
+	texts := []string{l.stdout.String(), l.stderr.String()}
+	if l.result != nil {
+		texts = []string{l.result.Stdout, l.result.Stderr}
+	}
+	for _, text := range texts {
 		for _, line := range splitLines(text) {
 			if re.MatchString(line) {
 				return true
@@ -123,6 +152,9 @@ func (l *live) matches(re *regexp.Regexp) bool {
 func (l *live) snapshot() (tasks.Record, *wire.Result, *wire.Result, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.result != nil {
+		return l.rec, l.result, nil, l.err
+	}
 	sofar := &wire.Result{
 		ID: l.id, Node: l.rec.Node,
 		Stdout: l.stdout.String(), StdoutBytes: l.stdout.Total(), StdoutTruncated: l.stdout.Truncated(),
@@ -132,7 +164,31 @@ func (l *live) snapshot() (tasks.Record, *wire.Result, *wire.Result, error) {
 	if !l.rec.Started.IsZero() {
 		sofar.Duration = wire.Duration(time.Since(l.rec.Started))
 	}
-	return l.rec, l.result, sofar, l.err
+	return l.rec, nil, sofar, l.err
+}
+
+// ended keeps the task's result. What was kept of its output as it
+// streamed is dropped: the result holds it (a finished task stays in memory
+// for KeepLive, and its output need not be there twice).
+func (l *live) ended(res *wire.Result) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.result = res
+	l.stdout, l.stderr = capture.New(0), capture.New(0)
+}
+
+// setDeclined records the nodes that did not take the task.
+func (l *live) setDeclined(d []string) {
+	l.mu.Lock()
+	l.declined = d
+	l.mu.Unlock()
+}
+
+// declinedList returns the nodes that did not take the task, with why.
+func (l *live) declinedList() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.declined)
 }
 
 func (l *live) update(f func(*tasks.Record)) tasks.Record {

@@ -1,4 +1,4 @@
-package taskrun
+package frontend
 
 import (
 	"context"
@@ -25,6 +25,9 @@ type Status struct {
 	Matched bool
 	// Note says more about the state, for people ("node n1 restarted ...").
 	Note string
+	// Declined lists the nodes that did not take the task before one did
+	// (or none did), with why: known to the front end that placed it.
+	Declined []string
 }
 
 // Running reports whether the task has not ended yet.
@@ -34,7 +37,7 @@ func (st *Status) Running() bool { return !st.State.Final() }
 // error that kept it from running, if one did.
 func statusOf(l *live) (*Status, error) {
 	rec, res, sofar, err := l.snapshot()
-	st := &Status{Record: rec, Result: res, Live: true, State: tasks.StateOf(&rec, res)}
+	st := &Status{Record: rec, Result: res, Live: true, State: tasks.StateOf(&rec, res), Declined: l.declinedList()}
 	if res == nil && !rec.State.Final() {
 		st.SoFar = sofar
 	}
@@ -65,9 +68,9 @@ func (s *Service) Status(ctx context.Context, id string) (*Status, error) {
 
 // checkNode looks at the node of a running task someone else follows.
 func (s *Service) checkNode(st *Status) {
-	n, ok := s.fe.Registry().Get(st.Record.Node)
+	n, ok := s.reg.Get(st.Record.Node)
 	switch {
-	case !ok:
+	case !ok || n.Via != wire.ViaNATS:
 		st.Note = fmt.Sprintf("node %s is not heartbeating to this front end", st.Record.Node)
 	case st.Record.Instance != "" && n.Instance != st.Record.Instance:
 		st.State = tasks.StateLost

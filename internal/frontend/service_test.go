@@ -1,4 +1,4 @@
-package taskrun
+package frontend
 
 import (
 	"context"
@@ -11,104 +11,24 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/fabric-run/fabric/internal/frontend"
-	"github.com/fabric-run/fabric/internal/hub"
-	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/internal/worker"
 )
 
-type env struct {
-	hub   *hub.Hub
-	nodes map[string]*worker.Worker
-}
-
-func newEnv(t *testing.T, names ...string) *env {
+func submit(t *testing.T, s *Service, command string) *Status {
 	t.Helper()
-	h, err := hub.Start(hub.Config{JetStream: true, StoreDir: t.TempDir()})
+	st, err := s.Submit(context.Background(), Request{Task: wire.Task{Command: command}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	e := &env{hub: h, nodes: map[string]*worker.Worker{}}
-	for _, n := range names {
-		e.addNode(t, n)
-	}
-	return e
-}
-
-func (e *env) conn(t *testing.T) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(e.hub.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
-func (e *env) addNode(t *testing.T, name string) *worker.Worker {
-	t.Helper()
-	w, err := worker.New(e.conn(t), worker.Config{Name: name, OS: "linux", Arch: "amd64", NoDetect: true,
-		Load: worker.FixedLoad{CPUs: 4}, Slots: 4, HeartbeatInterval: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	e.nodes[name] = w
-	return w
-}
-
-// service starts a front end and a task service on the hub's record store.
-func (e *env) service(t *testing.T) *Service {
-	t.Helper()
-	nc := e.conn(t)
-	fe, err := frontend.New(nc, frontend.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fe.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fe.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := fe.Registry().WaitFor(ctx, func(ns []registry.Node) bool { return len(ns) >= len(e.nodes) }); err != nil {
-		t.Fatal(err)
-	}
-	store, err := tasks.Open(context.Background(), nc, tasks.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if store.Backend() != tasks.BackendJetStream {
-		t.Fatalf("backend %s", store.Backend())
-	}
-	t.Cleanup(func() { store.Close() })
-	s, err := New(fe, Config{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
-
-func submit(t *testing.T, s *Service, cmd string) *Status {
-	t.Helper()
-	st, err := s.Submit(context.Background(), frontend.Request{Command: cmd}, false)
-	if err != nil {
-		t.Fatalf("Submit(%q): %v", cmd, err)
+		t.Fatalf("Submit(%q): %v", command, err)
 	}
 	return st
 }
 
 func TestSubmitWaitRecord(t *testing.T) {
 	e := newEnv(t, "n1")
-	s := e.service(t)
+	s := e.service(t, Config{})
 	st := submit(t, s, "echo hello; exit 2")
 	if st.Record.Node != "n1" || st.Record.Reason == "" || st.Record.Instance == "" {
 		t.Fatalf("placed record = %+v", st.Record)
@@ -129,7 +49,7 @@ func TestSubmitWaitRecord(t *testing.T) {
 
 func TestWaitBudgetThenResult(t *testing.T) {
 	e := newEnv(t, "n1")
-	s := e.service(t)
+	s := e.service(t, Config{})
 	st := submit(t, s, "echo first; sleep 1; echo second")
 	st, _ = s.Wait(context.Background(), st.Record.ID, regexp.MustCompile("^first$"), 10*time.Second)
 	if !st.Matched || !st.Running() || !strings.Contains(st.SoFar.Stdout, "first") {
@@ -150,7 +70,7 @@ func TestWaitBudgetThenResult(t *testing.T) {
 // at all, is not one.
 func TestUntilMatchesOnlyLinesPrinted(t *testing.T) {
 	e := newEnv(t, "n1")
-	s := e.service(t)
+	s := e.service(t, Config{})
 	st := submit(t, s, "echo first; sleep 300")
 	defer s.Cancel(context.Background(), st.Record.ID, "test over")
 	st, _ = s.Wait(context.Background(), st.Record.ID, regexp.MustCompile("^first$"), 10*time.Second)
@@ -165,7 +85,7 @@ func TestUntilMatchesOnlyLinesPrinted(t *testing.T) {
 
 func TestCancelRunning(t *testing.T) {
 	e := newEnv(t, "n1")
-	s := e.service(t)
+	s := e.service(t, Config{})
 	st := submit(t, s, "echo $$; sleep 300")
 	st, _ = s.Wait(context.Background(), st.Record.ID, regexp.MustCompile(`^\d+$`), 10*time.Second)
 	var pid int
@@ -191,7 +111,7 @@ func TestCancelRunning(t *testing.T) {
 
 func TestOutputSlices(t *testing.T) {
 	e := newEnv(t, "n1")
-	s := e.service(t)
+	s := e.service(t, Config{})
 	st := submit(t, s, "seq 1 100; echo oops >&2")
 	s.Wait(context.Background(), st.Record.ID, nil, 10*time.Second)
 	id := st.Record.ID
@@ -221,8 +141,8 @@ func TestOutputSlices(t *testing.T) {
 
 func TestNoMatchIsRecordedFailed(t *testing.T) {
 	e := newEnv(t, "n1")
-	s := e.service(t)
-	st, err := s.Submit(context.Background(), frontend.Request{Command: "nvidia-smi"}, false)
+	s := e.service(t, Config{})
+	st, err := s.Submit(context.Background(), cmd("nvidia-smi"))
 	if err == nil || ErrorKind(err) != wire.ErrNoMatch {
 		t.Fatalf("err = %v", err)
 	}
@@ -236,7 +156,7 @@ func TestNoMatchIsRecordedFailed(t *testing.T) {
 // reads the first one's task, result included, from the records.
 func TestAnotherFrontEndReadsIt(t *testing.T) {
 	e := newEnv(t, "n1")
-	a, b := e.service(t), e.service(t)
+	a, b := e.service(t, Config{}), e.service(t, Config{})
 	st := submit(t, a, "echo shared")
 	a.Wait(context.Background(), st.Record.ID, nil, 10*time.Second)
 	got, err := b.Wait(context.Background(), st.Record.ID, nil, 10*time.Second)
@@ -250,10 +170,10 @@ func TestAnotherFrontEndReadsIt(t *testing.T) {
 // which a new front end reads.
 func TestResultRecordedAfterFrontEndLeaves(t *testing.T) {
 	e := newEnv(t, "n1")
-	a := e.service(t)
+	a := e.service(t, Config{})
 	st := submit(t, a, "sleep 0.5; echo survived")
 	a.Close()
-	b := e.service(t)
+	b := e.service(t, Config{})
 	got, err := b.Wait(context.Background(), st.Record.ID, nil, 20*time.Second)
 	if err != nil || got.State != tasks.StateDone || got.Result.Stdout != "survived\n" {
 		t.Fatalf("from the new front end: %+v %v", got, err)
@@ -262,10 +182,10 @@ func TestResultRecordedAfterFrontEndLeaves(t *testing.T) {
 
 func TestBatchInOrderUsesAllNodes(t *testing.T) {
 	e := newEnv(t, "a", "b", "c")
-	s := e.service(t)
-	reqs := make([]frontend.Request, 20)
+	s := e.service(t, Config{})
+	reqs := make([]Request, 20)
 	for i := range reqs {
-		reqs[i] = frontend.Request{Command: fmt.Sprintf("sleep 0.2; echo %d", i)}
+		reqs[i] = cmd(fmt.Sprintf("sleep 0.2; echo %d", i))
 	}
 	sts, err := s.Batch(context.Background(), reqs, BatchOptions{Budget: 30 * time.Second})
 	if err != nil {
@@ -285,8 +205,8 @@ func TestBatchInOrderUsesAllNodes(t *testing.T) {
 
 func TestBatchFailFast(t *testing.T) {
 	e := newEnv(t, "a")
-	s := e.service(t)
-	reqs := []frontend.Request{{Command: "true"}, {Command: "exit 1"}, {Command: "echo never"}, {Command: "echo never"}}
+	s := e.service(t, Config{})
+	reqs := []Request{cmd("true"), cmd("exit 1"), cmd("echo never"), cmd("echo never")}
 	sts, err := s.Batch(context.Background(), reqs, BatchOptions{MaxParallel: 1, FailFast: true, Budget: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -304,8 +224,8 @@ func TestBatchFailFast(t *testing.T) {
 
 func TestBatchBudgetReturnsRunning(t *testing.T) {
 	e := newEnv(t, "a")
-	s := e.service(t)
-	reqs := []frontend.Request{{Command: "true"}, {Command: "sleep 2"}}
+	s := e.service(t, Config{})
+	reqs := []Request{cmd("true"), cmd("sleep 2")}
 	sts, err := s.Batch(context.Background(), reqs, BatchOptions{Budget: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -321,17 +241,78 @@ func TestBatchBudgetReturnsRunning(t *testing.T) {
 
 func TestRunForegroundStreamsAndCancelsOnInterrupt(t *testing.T) {
 	e := newEnv(t, "n1")
-	s := e.service(t)
+	s := e.service(t, Config{})
 	got := map[wire.Stream]string{} // the two streams are not ordered between them
-	st, err := s.Run(context.Background(), frontend.Request{Command: "echo a; echo b >&2"}, func(st wire.Stream, p []byte) {
+	st, err := s.Run(context.Background(), cmd("echo a; echo b >&2"), func(st wire.Stream, p []byte) {
 		got[st] += string(p)
 	})
 	if err != nil || st.State != tasks.StateDone || got[wire.Stdout] != "a\n" || got[wire.Stderr] != "b\n" {
 		t.Fatalf("run: %+v %v, streamed %q", st, err, got)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err = s.Run(ctx, frontend.Request{Command: "echo go; sleep 300"}, func(wire.Stream, []byte) { cancel() })
+	st, err = s.Run(ctx, cmd("echo go; sleep 300"), func(wire.Stream, []byte) { cancel() })
 	if err != nil || st.State != tasks.StateCancelled {
 		t.Fatalf("interrupted run: %+v %v", st, err)
+	}
+}
+
+// TestResultStoredOnce: the result of a task a worker ran is written to the
+// records once, by the worker (it publishes it to the task's ResultTo); the
+// front end that followed it does not write it again, yet as soon as it
+// says the task ended, another front end reads the result there.
+func TestResultStoredOnce(t *testing.T) {
+	e := newEnv(t, "n1")
+	s := e.service(t, Config{})
+	watch := e.connect(t)
+	writes, err := watch.SubscribeSync("$KV.fabric-tasks.res.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watch.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Run(context.Background(), cmd("echo once"), nil)
+	if err != nil || st.Result.Stdout != "once\n" {
+		t.Fatalf("run: %+v, %v", st, err)
+	}
+	other := e.service(t, Config{})
+	got, err := other.Status(context.Background(), st.Record.ID)
+	if err != nil || got.Live || got.Result == nil || got.Result.Stdout != "once\n" || got.State != tasks.StateDone {
+		t.Fatalf("from another front end: %+v, %v", got, err)
+	}
+	// Both front ends' connections and the node's have made a round trip:
+	// every write to the records has reached the watcher.
+	for _, nc := range []*nats.Conn{e.conns["n1"], watch} {
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _, _ := writes.Pending(); n != 1 {
+		t.Fatalf("the result was written %d times, want once", n)
+	}
+}
+
+// resultNowhere is a record store whose result subject no store listens
+// on: what a worker publishes there is lost, as when a node dies between
+// answering the front end and recording its result.
+type resultNowhere struct{ tasks.Store }
+
+func (resultNowhere) ResultSubject(id string) string { return "nowhere." + id }
+
+// TestResultRecordedWhenTheNodesRecordIsLost: when the node's own record of
+// a result never reaches the store, the front end that has the result
+// records it (after a grace for the node's to arrive).
+func TestResultRecordedWhenTheNodesRecordIsLost(t *testing.T) {
+	h := startHub(t, false)
+	h.addNode(t, worker.Config{Name: "n1", OS: "linux", Arch: "amd64"})
+	store := tasks.NewMemory(tasks.Config{})
+	t.Cleanup(func() { store.Close() })
+	s := h.service(t, Config{Store: resultNowhere{store}})
+	st, err := s.Run(context.Background(), cmd("echo kept"), nil)
+	if err != nil || st.Result.Stdout != "kept\n" {
+		t.Fatalf("run: %+v, %v", st, err)
+	}
+	if _, res, err := store.Get(context.Background(), st.Record.ID); err != nil || res == nil || res.Stdout != "kept\n" {
+		t.Fatalf("stored result %+v, %v", res, err)
 	}
 }

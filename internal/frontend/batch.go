@@ -1,10 +1,9 @@
-package taskrun
+package frontend
 
 import (
 	"context"
 	"time"
 
-	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 )
@@ -25,11 +24,11 @@ type BatchOptions struct {
 // launches them spread over the cluster, and waits up to the budget. The
 // statuses come back in input order; those not ended by then are running or
 // queued, and go on.
-func (s *Service) Batch(ctx context.Context, reqs []frontend.Request, opt BatchOptions) ([]*Status, error) {
+func (s *Service) Batch(ctx context.Context, reqs []Request, opt BatchOptions) ([]*Status, error) {
 	recs := make([]tasks.Record, len(reqs))
 	for i := range reqs {
 		reqs[i].Batch = true
-		rec, err := s.record(ctx, &reqs[i], false)
+		rec, err := s.record(ctx, &reqs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +81,7 @@ func first(chs []<-chan struct{}) <-chan struct{} {
 
 // launch starts the batch's tasks, at most MaxParallel at a time, stopping
 // after a failure with FailFast. It is a follower of the service.
-func (s *Service) launch(recs []tasks.Record, reqs []frontend.Request, opt BatchOptions, lives []*live, launched chan<- int) {
+func (s *Service) launch(recs []tasks.Record, reqs []Request, opt BatchOptions, lives []*live, launched chan<- int) {
 	defer s.followers.Done()
 	defer close(launched)
 	n := opt.MaxParallel
