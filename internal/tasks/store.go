@@ -85,6 +85,11 @@ type Record struct {
 	// when it did not.
 	Error   wire.ErrorKind `msgpack:"err,omitempty" json:"error,omitempty"`
 	Message string         `msgpack:"msg,omitempty" json:"message,omitempty"`
+	// Locks are the cluster-wide locks the task takes before it starts.
+	Locks []string `msgpack:"locks,omitempty" json:"locks,omitempty"`
+	// Waiting says what an accepted task waits for before it starts
+	// ("waiting for lock build (2 ahead)"), while it does.
+	Waiting string `msgpack:"wait,omitempty" json:"waiting,omitempty"`
 	// Key is the task's idempotency key, if it was given one.
 	Key string `msgpack:"key,omitempty" json:"key,omitempty"`
 	// Attempts are the earlier tries of a task that was retried, oldest
@@ -103,7 +108,7 @@ type Attempt struct {
 // RecordOf returns the record of task t as submitted (queued, no node
 // yet): every field of the task a record keeps, never its environment.
 func RecordOf(t *wire.Task) Record {
-	return Record{ID: t.ID, Command: t.Command, Argv: t.Argv, Cwd: t.Cwd, Requires: t.Requires, Submitted: t.Submitted}
+	return Record{ID: t.ID, Command: t.Command, Argv: t.Argv, Cwd: t.Cwd, Requires: t.Requires, Submitted: t.Submitted, Locks: t.Locks}
 }
 
 // Display is the task's command for people: the command line, or the argv
