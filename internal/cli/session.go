@@ -120,7 +120,7 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 		if err != nil {
 			return nil, err
 		}
-		feCfg.Sign = signer.Sign
+		feCfg.Sign, feCfg.SignInput = signer.Sign, signer.SignInput
 	}
 	if err := s.dial(ctx, a, log, mode); err != nil {
 		s.close()

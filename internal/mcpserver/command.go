@@ -27,6 +27,9 @@ func (s *Server) handleClusterBash(ctx context.Context, req mcp.CallToolRequest)
 		return argError(ToolClusterBash, err), nil
 	}
 	fr, err := commandRequest(a.Command, a.Cwd, a.TimeoutSeconds, r)
+	if err == nil {
+		err = a.apply(&fr)
+	}
 	if err != nil {
 		return argError(ToolClusterBash, err), nil
 	}
@@ -49,6 +52,9 @@ func (s *Server) handleOffloadTo(ctx context.Context, req mcp.CallToolRequest) (
 		return argError(ToolOffloadTo, err), nil
 	}
 	fr, err := commandRequest(a.Command, a.Cwd, a.TimeoutSeconds, r)
+	if err == nil {
+		err = a.apply(&fr)
+	}
 	if err != nil {
 		return argError(ToolOffloadTo, err), nil
 	}
@@ -79,6 +85,7 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 		return answer(v.text(), RunView{TaskView: v})
 	}
 
+	attached := st.Attached
 	relay := s.newProgress(ctx, req)
 	stop := relay.follow(id, fmt.Sprintf("task %s running on %s", id, st.Record.Node))
 	st, err = s.service().Wait(ctx, id, nil, budget-time.Since(start))
@@ -86,6 +93,7 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 	if err != nil {
 		return mcp.NewToolResultError(fmt.Sprintf("task %s: %v", id, err))
 	}
+	st.Attached = attached
 	if ctx.Err() != nil && st.Running() {
 		return s.clientGaveUp(ctx, id)
 	}
