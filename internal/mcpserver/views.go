@@ -188,6 +188,9 @@ type NodeView struct {
 	Version          string   `json:"version"`
 	Local            bool     `json:"local" jsonschema:"true for this machine's node"`
 	Reason           string   `json:"reason,omitempty" jsonschema:"why an ssh node is unreachable"`
+	GPUs             int      `json:"gpus,omitempty" jsonschema:"GPU devices the node hands out, one task each"`
+	GPUsFree         int      `json:"gpus_free,omitempty" jsonschema:"GPU devices no task holds"`
+	Full             []string `json:"full,omitempty" jsonschema:"capabilities the node takes no more tasks for now (its limit, or no GPU free)"`
 }
 
 // OutputView is the answer of task_output.
