@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -14,60 +13,6 @@ import (
 
 	"github.com/fabric-run/fabric/internal/fabrictest"
 )
-
-// stamped is a command that appends its start and end, in nanoseconds, to
-// DIR/NAME around body.
-func stamped(dir, name, body string) string {
-	f := filepath.Join(dir, name)
-	return fmt.Sprintf("echo start $(date +%%s%%N) >> %s; %s; echo end $(date +%%s%%N) >> %s", f, body, f)
-}
-
-// span is when a stamped command ran.
-type span struct {
-	name       string
-	start, end int64
-}
-
-// spans reads the stamps of the commands that wrote into dir.
-func spans(t *testing.T, dir string) []span {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	var out []span
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := span{name: filepath.Base(f)}
-		if _, err := fmt.Sscanf(string(b), "start %d\nend %d\n", &s.start, &s.end); err != nil {
-			t.Fatalf("%s: %q: %v", f, b, err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// mostAtOnce returns the most spans that overlapped at any instant
-// (touching is not overlapping).
-func mostAtOnce(ss []span) int {
-	type edge struct {
-		at    int64
-		delta int
-	}
-	var edges []edge
-	for _, s := range ss {
-		edges = append(edges, edge{s.start, 1}, edge{s.end, -1})
-	}
-	sort.Slice(edges, func(i, j int) bool {
-		return edges[i].at < edges[j].at || edges[i].at == edges[j].at && edges[i].delta < edges[j].delta
-	})
-	n, most := 0, 0
-	for _, e := range edges {
-		n += e.delta
-		most = max(most, n)
-	}
-	return most
-}
 
 // submitted runs fabric submit with args and returns the task id.
 func submitted(t *testing.T, env []string, args ...string) string {
@@ -98,7 +43,7 @@ func TestLockedTasksNeverOverlapBeyondN(t *testing.T) {
 	for i := range ids {
 		wg.Go(func() {
 			ids[i] = submitted(t, env, "--lock", "build:2", "--",
-				stamped(dir, fmt.Sprint(i), fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done; sleep 0.3", gate)))
+				fabrictest.Stamped(dir, fmt.Sprint(i), fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done; sleep 0.3", gate)))
 		})
 	}
 	wg.Wait()
@@ -135,11 +80,11 @@ func TestLockedTasksNeverOverlapBeyondN(t *testing.T) {
 			t.Fatalf("task %s: %+v (exit %d)", id, st, code)
 		}
 	}
-	ss := spans(t, dir)
+	ss := fabrictest.Spans(t, dir)
 	if len(ss) != 6 {
 		t.Fatalf("%d tasks wrote their times, want 6", len(ss))
 	}
-	if most := mostAtOnce(ss); most > 2 {
+	if most := fabrictest.MostAtOnce(ss); most > 2 {
 		t.Fatalf("%d tasks held build:2 at once: %+v", most, ss)
 	}
 }
@@ -185,7 +130,7 @@ func TestNodeCapabilityLimit(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 3 {
 		wg.Go(func() {
-			out, errOut, code := fabric(t, env, "run", "--cap", "docker", "--", stamped(dir, fmt.Sprint(i), "sleep 0.3"))
+			out, errOut, code := fabric(t, env, "run", "--cap", "docker", "--", fabrictest.Stamped(dir, fmt.Sprint(i), "sleep 0.3"))
 			if code != 0 {
 				t.Errorf("docker task %d: code %d %s %s", i, code, out, errOut)
 			}
@@ -196,9 +141,9 @@ func TestNodeCapabilityLimit(t *testing.T) {
 	if code != 0 || out != "not docker\n" {
 		t.Fatalf("a task not needing docker: code %d %q", code, out)
 	}
-	ss := spans(t, dir)
-	if len(ss) != 3 || mostAtOnce(ss) != 1 {
-		t.Fatalf("docker tasks %+v: %d at once, want 3 tasks, one at a time", ss, mostAtOnce(ss))
+	ss := fabrictest.Spans(t, dir)
+	if len(ss) != 3 || fabrictest.MostAtOnce(ss) != 1 {
+		t.Fatalf("docker tasks %+v: %d at once, want 3 tasks, one at a time", ss, fabrictest.MostAtOnce(ss))
 	}
 }
 
@@ -224,29 +169,29 @@ func TestGPUDevicesFromFakeNvidiaSMI(t *testing.T) {
 	for i := range 3 {
 		wg.Go(func() {
 			body := fmt.Sprintf(`echo "$CUDA_VISIBLE_DEVICES $NVIDIA_VISIBLE_DEVICES" > %s/%d; sleep 0.5`, devs, i)
-			if out, errOut, code := fabric(t, env, "run", "--gpus", "1", "--", stamped(dir, fmt.Sprint(i), body)); code != 0 {
+			if out, errOut, code := fabric(t, env, "run", "--gpus", "1", "--", fabrictest.Stamped(dir, fmt.Sprint(i), body)); code != 0 {
 				t.Errorf("GPU task %d: code %d %s %s", i, code, out, errOut)
 			}
 		})
 	}
 	wg.Wait()
-	ss := spans(t, dir)
-	if len(ss) != 3 || mostAtOnce(ss) > 2 {
-		t.Fatalf("GPU tasks %+v: %d at once on two GPUs", ss, mostAtOnce(ss))
+	ss := fabrictest.Spans(t, dir)
+	if len(ss) != 3 || fabrictest.MostAtOnce(ss) > 2 {
+		t.Fatalf("GPU tasks %+v: %d at once on two GPUs", ss, fabrictest.MostAtOnce(ss))
 	}
 	device := map[string]string{}
 	for _, s := range ss {
-		b, _ := os.ReadFile(filepath.Join(devs, s.name))
+		b, _ := os.ReadFile(filepath.Join(devs, s.Name))
 		f := strings.Fields(string(b))
 		if len(f) != 2 || f[0] != f[1] || (f[0] != "0" && f[0] != "1") {
-			t.Fatalf("task %s saw devices %q", s.name, b)
+			t.Fatalf("task %s saw devices %q", s.Name, b)
 		}
-		device[s.name] = f[0]
+		device[s.Name] = f[0]
 	}
 	for _, a := range ss {
 		for _, b := range ss {
-			if a.name < b.name && device[a.name] == device[b.name] && a.start < b.end && b.start < a.end {
-				t.Fatalf("tasks %s and %s ran at once on GPU %s", a.name, b.name, device[a.name])
+			if a.Name < b.Name && device[a.Name] == device[b.Name] && a.Start < b.End && b.Start < a.End {
+				t.Fatalf("tasks %s and %s ran at once on GPU %s", a.Name, b.Name, device[a.Name])
 			}
 		}
 	}

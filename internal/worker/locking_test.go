@@ -3,10 +3,7 @@ package worker_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -235,7 +232,7 @@ func TestLockedTasksOnTwoNodesNeverOverlap(t *testing.T) {
 		c := newClient(t, h)
 		node := []string{"n1", "n2"}[i%2]
 		msg, _ := wire.NewMsg("fabric.task.linux.amd64.any."+node, &wire.Task{
-			Command: fmt.Sprintf("echo start $(date +%%s%%N) >> %s/%d; sleep 0.3; echo end $(date +%%s%%N) >> %s/%d", dir, i, dir, i),
+			Command: fabrictest.Stamped(dir, fmt.Sprint(i), "sleep 0.3"),
 			TaskV2:  wire.TaskV2{Locks: []string{"build:2"}}})
 		msg.Reply = c.sub.Subject
 		if err := c.nc.PublishMsg(msg); err != nil {
@@ -248,44 +245,11 @@ func TestLockedTasksOnTwoNodesNeverOverlap(t *testing.T) {
 			t.Fatalf("task %d: %+v", i, r)
 		}
 	}
-	most := mostAtOnce(t, dir)
+	most := fabrictest.MostAtOnce(fabrictest.Spans(t, dir))
 	if most > 2 {
 		t.Fatalf("%d tasks held build:2 at once", most)
 	}
 	t.Logf("at most %d of the 6 ran at once", most)
-}
-
-// mostAtOnce reads the start and end times the commands wrote, one file
-// each, and returns the most that overlapped.
-func mostAtOnce(t *testing.T, dir string) int {
-	t.Helper()
-	type edge struct {
-		at    int64
-		delta int
-	}
-	var edges []edge
-	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var start, end int64
-		if _, err := fmt.Sscanf(string(b), "start %d\nend %d\n", &start, &end); err != nil {
-			t.Fatalf("%s: %q: %v", f, b, err)
-		}
-		edges = append(edges, edge{start, 1}, edge{end, -1})
-	}
-	// Ends before starts at the same instant: touching is not overlapping.
-	sort.Slice(edges, func(i, j int) bool {
-		return edges[i].at < edges[j].at || edges[i].at == edges[j].at && edges[i].delta < edges[j].delta
-	})
-	n, most := 0, 0
-	for _, e := range edges {
-		n += e.delta
-		most = max(most, n)
-	}
-	return most
 }
 
 // purgeLockKey removes owner's key of lock as the hub does at the end of
