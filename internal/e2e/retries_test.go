@@ -21,6 +21,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/bench/procstat"
 	"github.com/fabric-run/fabric/internal/fabrictest"
+	"github.com/fabric-run/fabric/internal/wire"
 )
 
 // TestRetryOnNodeLostRunsOnceMoreElsewhere: with --retries 1 --retry-on
@@ -115,8 +116,10 @@ func TestIdempotencyKeyOneExecution(t *testing.T) {
 	dir := t.TempDir()
 	runs, gate := filepath.Join(dir, "runs"), filepath.Join(dir, "gate")
 	command := fmt.Sprintf("echo run >> %s; while [ ! -e %s ]; do sleep 0.05; done; echo result", runs, gate)
-	id := submitted(t, env, "--key", "deploy-42", "--", command)
-	out, errOut, code := fabric(t, env, "submit", "--key", "deploy-42", "--", command)
+	// Keys of this run alone: the hub's store outlives a test (-count).
+	key, atOnce := "deploy-42-"+wire.NewTaskID(), "at-once-"+wire.NewTaskID()
+	id := submitted(t, env, "--key", key, "--", command)
+	out, errOut, code := fabric(t, env, "submit", "--key", key, "--", command)
 	if code != 0 || strings.TrimSpace(out) != id || !strings.Contains(errOut, "not run again") {
 		t.Fatalf("the same key while it runs: exit %d, %q, %s; want task %s", code, out, errOut, id)
 	}
@@ -126,7 +129,7 @@ func TestIdempotencyKeyOneExecution(t *testing.T) {
 	if _, code := status(t, env, id, true); code != 0 {
 		t.Fatalf("task %s exit %d", id, code)
 	}
-	out, errOut, code = fabric(t, env, "run", "--key", "deploy-42", "--", command)
+	out, errOut, code = fabric(t, env, "run", "--key", key, "--", command)
 	if code != 0 || out != "result\n" || !strings.Contains(errOut, "not run again") {
 		t.Fatalf("the same key after it ended: exit %d, %q, %s", code, out, errOut)
 	}
@@ -138,7 +141,7 @@ func TestIdempotencyKeyOneExecution(t *testing.T) {
 	outs := make([]string, 2)
 	for i := range outs {
 		wg.Go(func() {
-			o, e, c := fabric(t, env, "run", "--key", "at-once", "--", "echo run >> "+both+"; sleep 0.3; echo same")
+			o, e, c := fabric(t, env, "run", "--key", atOnce, "--", "echo run >> "+both+"; sleep 0.3; echo same")
 			if c != 0 {
 				t.Errorf("process %d: exit %d %s", i, c, e)
 			}
