@@ -246,3 +246,23 @@ func TestStdin100MiB(t *testing.T) {
 		t.Fatalf("memory grew by %.1f MiB (front end) and %.1f MiB (node); want at most 32 each", procstat.MiB(feGrowth), procstat.MiB(nodeGrowth))
 	}
 }
+
+// TestSubmitInlineStdin: fabric submit -i sends its input with the task,
+// and refuses more than the documented 256 KiB.
+func TestSubmitInlineStdin(t *testing.T) {
+	_, url := startHub(t)
+	env := []string{"FABRIC_SERVER=" + url}
+	startNode(t, url, "--name", "n1")
+	out, errOut, code, _ := peakOfRun(t, env, strings.NewReader("a\nb\nc\n"), "submit", "-i", "--", "wc -l")
+	id := strings.TrimSpace(out)
+	if code != 0 || id == "" {
+		t.Fatalf("submit -i: exit %d %q %s", code, out, errOut)
+	}
+	if st, code := status(t, env, id, true); code != 0 || st.Result == nil || strings.TrimSpace(st.Result.Stdout) != "3" {
+		t.Fatalf("task %s: %+v", id, st)
+	}
+	_, errOut, code, _ = peakOfRun(t, env, bytes.NewReader(make([]byte, 256<<10+1)), "submit", "-i", "--", "wc -c")
+	if code != 1 || !strings.Contains(errOut, "at most 256 KiB") {
+		t.Fatalf("submit -i over the limit: exit %d: %s", code, errOut)
+	}
+}

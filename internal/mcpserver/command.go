@@ -103,6 +103,10 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 		}
 		v.Next = fmt.Sprintf("still running after the %s sync budget, and NOT killed. Call wait_task with task_id %q to wait for its end (up to %s per call), task_output to read its output so far, cancel_task to stop it.",
 			seconds(budget), id, seconds(budget))
+		if v.State == string(tasks.StateQueued) && v.Waiting != "" {
+			v.Next = fmt.Sprintf("not started after the %s sync budget: %s; it starts once it holds its lock, and the wait does not count against its timeout. Call wait_task with task_id %q to wait for its end (up to %s per call), cancel_task to give up.",
+				seconds(budget), v.Waiting, id, seconds(budget))
+		}
 	})
 }
 
