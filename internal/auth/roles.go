@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/fabric-run/fabric/internal/locks"
 	"github.com/fabric-run/fabric/subjects"
 )
 
@@ -45,11 +46,11 @@ func Permissions(role string, s subjects.Space, bucket string) (*server.Permissi
 	case RoleNode:
 		return &server.Permissions{
 			Publish: &server.SubjectPermission{
-				Allow: []string{
+				Allow: append([]string{
 					p + ".heartbeat.>", p + ".output.>",
 					kv + "res.>", // results, recorded even when the front end is gone
 					"_INBOX.>",   // acks, chunks, results, pings answered
-				},
+				}, locks.OwnerSubjects()...), // the cluster-wide locks its tasks take
 				Deny: []string{p + ".task.>", p + ".cancel.>"},
 			},
 			Subscribe: &server.SubjectPermission{Allow: []string{

@@ -137,6 +137,7 @@ Environment variables (FABRIC_*) set defaults for flags; see the README.`,
 	a.addGlobalFlags(root)
 	root.AddCommand(a.runCommand(), a.nodesCommand(), a.serveCommand(), a.nodeCommand())
 	root.AddCommand(a.submitCommand(), a.statusCommand(), a.logsCommand(), a.cancelCommand(), a.watchCommand(), a.tasksCommand())
+	root.AddCommand(a.locksCommand())
 	root.AddCommand(a.initCommand())
 	root.AddCommand(a.mcpCommand())
 	for _, c := range extra {

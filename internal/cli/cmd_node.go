@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/worker"
+	"github.com/fabric-run/fabric/subjects"
 )
 
 func (a *app) nodeCommand() *cobra.Command {
@@ -20,6 +21,8 @@ func (a *app) nodeCommand() *cobra.Command {
 		arch      string
 		heartbeat time.Duration
 		noDetect  bool
+		gpus      int
+		limits    map[string]int
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -70,6 +73,17 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
 			if f.Changed("drain-grace") {
 				cfg.DrainGrace, _ = f.GetDuration("drain-grace")
 			}
+			if f.Changed("gpus") {
+				cfg.GPUs = max(gpus, -1)
+				if gpus == 0 {
+					cfg.GPUs = -1
+				}
+			}
+			if f.Changed("limit") {
+				if cfg.Limits, err = parseLimits(limits); err != nil {
+					return &exitError{code: ExitError, err: err}
+				}
+			}
 			return a.runNode(cmd.Context(), cfg)
 		},
 	}
@@ -82,7 +96,25 @@ Install it as fabric-node, never as "node": that would shadow Node.js.`,
 	f.DurationVar(&heartbeat, "heartbeat", 0, "heartbeat interval (env FABRIC_HEARTBEAT, default 2s)")
 	f.Duration("drain-grace", 0, "how long running tasks may finish on shutdown (env FABRIC_DRAIN_GRACE, default 30s)")
 	f.BoolVar(&noDetect, "no-detect", false, "do not detect capabilities from PATH")
+	f.IntVar(&gpus, "gpus", 0, "GPU devices handed to tasks, one task each (config gpus:; default: nvidia-smi -L; 0: none)")
+	f.StringToIntVar(&limits, "limit", nil, "at most N tasks needing a capability at once, as CAP=N (config limits:), e.g. --limit docker=1")
 	return cmd
+}
+
+// parseLimits checks --limit values: capability tokens, caps of at least 1.
+func parseLimits(in map[string]int) (map[string]int, error) {
+	out := make(map[string]int, len(in))
+	for c, n := range in {
+		norm, err := subjects.NormalizeCapability(c)
+		if err != nil {
+			return nil, fmt.Errorf("--limit %s=%d: %w", c, n, err)
+		}
+		if n < 1 {
+			return nil, fmt.Errorf("--limit %s=%d: the cap must be at least 1", c, n)
+		}
+		out[norm] = n
+	}
+	return out, nil
 }
 
 // runNode runs a worker until ctx ends, then drains it.

@@ -76,6 +76,11 @@ type nodeJSON struct {
 	Reason  string `json:"reason,omitempty"`
 	Version string `json:"version,omitempty"`
 	Local   bool   `json:"local,omitempty"`
+	// GPUs and GPUsFree are the GPU devices the node hands out and those
+	// no task holds; Full the capabilities it takes no more tasks for now.
+	GPUs     int      `json:"gpus,omitempty"`
+	GPUsFree int      `json:"gpus_free,omitempty"`
+	Full     []string `json:"full,omitempty"`
 }
 
 // nodeView renders a node of the registry; local is this machine's node.
@@ -85,6 +90,7 @@ func nodeView(n *registry.Node, local string) nodeJSON {
 		CPUPercent: n.CPUPercent, MemPercent: n.MemPercent, Load: [3]float64{n.Load1, n.Load5, n.Load15},
 		CPUs: n.CPUs, Running: n.Running, Slots: n.Slots, State: string(n.Health), Via: n.Via,
 		LastSeen: n.Seen, Reason: n.Reason, Version: n.Version, Local: n.Node == local,
+		GPUs: n.GPUs, GPUsFree: n.GPUsFree, Full: n.Full,
 	}
 }
 
@@ -112,6 +118,14 @@ func printNodes(w io.Writer, nodes []registry.Node, local string) {
 	}
 	for _, u := range unreachable {
 		fmt.Fprintln(w, "unreachable", u)
+	}
+	for _, n := range nodes {
+		if n.GPUs > 0 {
+			fmt.Fprintf(w, "%s: %d GPUs, %d free\n", n.Node, n.GPUs, n.GPUsFree)
+		}
+		if len(n.Full) > 0 {
+			fmt.Fprintf(w, "%s: at its limit for %s: such tasks go elsewhere or wait\n", n.Node, strings.Join(n.Full, ", "))
+		}
 	}
 }
 

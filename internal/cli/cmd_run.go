@@ -68,6 +68,7 @@ func (r *requireFlags) requirements() wire.Requirements {
 func (a *app) runCommand() *cobra.Command {
 	var (
 		req     requireFlags
+		shared  sharedFlags
 		timeout time.Duration
 		cwd     string
 		asJSON  bool
@@ -97,13 +98,6 @@ process: it works on a fresh machine with nothing else running.
   fabric run --json -- make test`,
 		Args: commandArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a.noticeStdin()
-			log := a.logger()
-			s, err := a.openSession(cmd.Context(), log, modeOneShot)
-			if err != nil {
-				return &exitError{code: ExitNotRun, err: err}
-			}
-			defer s.close()
 			r := frontend.Request{
 				Task: wire.Task{
 					Command:  commandLine(args),
@@ -113,10 +107,23 @@ process: it works on a fresh machine with nothing else running.
 				},
 				NoWait: noWait,
 			}
+			if err := shared.apply(&r, a.io.Stdin, false); err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			if !shared.stdin {
+				a.noticeStdin()
+			}
+			log := a.logger()
+			s, err := a.openSession(cmd.Context(), log, modeOneShot)
+			if err != nil {
+				return &exitError{code: ExitNotRun, err: err}
+			}
+			defer s.close()
 			return a.runOne(cmd.Context(), s, r, asJSON, explain)
 		},
 	}
 	req.add(cmd)
+	shared.add(cmd, "forward standard input to the command, streamed with flow control, end of file passed on")
 	f := cmd.Flags()
 	f.DurationVar(&timeout, "timeout", 0, "kill the command after this long (env FABRIC_CMD_TIMEOUT, default 5m)")
 	f.StringVar(&cwd, "cwd", "", "working directory on the node (default: the node's home)")
@@ -157,8 +164,14 @@ func (a *app) runOne(ctx context.Context, s *session, r frontend.Request, asJSON
 		return &exitError{code: notRunCode(ctx, err), err: explainNotRun(err, s)}
 	}
 	res := st.Result
-	if res == nil { // the service shut down under us
-		return &exitError{code: ExitNotRun, err: fmt.Errorf("task %s: no result", st.Record.ID)}
+	if res == nil { // the service shut down under us, or (attached) we were interrupted
+		return &exitError{code: notRunCode(ctx, ctx.Err()), err: fmt.Errorf("task %s: no result", st.Record.ID)}
+	}
+	if st.Attached && !asJSON {
+		// Another submission with this key ran it: its kept output.
+		fmt.Fprintf(stderr, "fabric: idempotency key %q names task %s, submitted before: not run again; its result follows\n", r.Key, st.Record.ID)
+		io.WriteString(stdout, res.Stdout)
+		io.WriteString(stderr, res.Stderr)
 	}
 	if !asJSON {
 		fmt.Fprintln(stderr, summary(st))
@@ -174,7 +187,7 @@ func exitCode(res *wire.Result) int {
 	switch res.Error {
 	case wire.ErrNone:
 		return res.ExitCode
-	case wire.ErrTimeout:
+	case wire.ErrTimeout, wire.ErrIdleTimeout:
 		return ExitTimeout
 	case wire.ErrCancelled:
 		return ExitCancelled

@@ -80,16 +80,18 @@ func stateExitCode(st *frontend.Status) int {
 
 // statusJSON is a task as --json prints it.
 type statusJSON struct {
-	ID     string       `json:"id"`
-	State  tasks.State  `json:"state"`
-	Note   string       `json:"note,omitempty"`
-	Record tasks.Record `json:"record"`
-	Result *wire.Result `json:"result,omitempty"`
-	Error  string       `json:"error,omitempty"`
+	ID    string      `json:"id"`
+	State tasks.State `json:"state"`
+	Note  string      `json:"note,omitempty"`
+	// Attached: the idempotency key named this task, submitted before.
+	Attached bool         `json:"attached,omitempty"`
+	Record   tasks.Record `json:"record"`
+	Result   *wire.Result `json:"result,omitempty"`
+	Error    string       `json:"error,omitempty"`
 }
 
 func statusReport(st *frontend.Status, err error) statusJSON {
-	out := statusJSON{ID: st.Record.ID, State: st.State, Note: st.Note, Record: st.Record, Result: st.Result}
+	out := statusJSON{ID: st.Record.ID, State: st.State, Note: st.Note, Attached: st.Attached, Record: st.Record, Result: st.Result}
 	if err != nil {
 		out.Error = err.Error()
 	}
@@ -112,6 +114,7 @@ func printStatus(w io.Writer, st *frontend.Status) {
 	if r.Reason != "" {
 		fmt.Fprintf(w, "why      %s\n", r.Reason)
 	}
+	printExtras(w, st)
 	fmt.Fprintf(w, "submitted %s\n", r.Submitted.Format(time.RFC3339))
 	if r.Error != wire.ErrNone && st.Result == nil {
 		fmt.Fprintf(w, "error    %s: %s\n", r.Error, r.Message)

@@ -7,12 +7,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fabric-run/fabric/internal/frontend"
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
 func (a *app) submitCommand() *cobra.Command {
 	var (
 		req     requireFlags
+		shared  sharedFlags
 		timeout time.Duration
 		cwd     string
 		asJSON  bool
@@ -34,13 +36,6 @@ must outlive this process.
   fabric status --wait "$id"`,
 		Args: commandArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a.noticeStdin()
-			log := a.logger()
-			s, err := a.openSession(cmd.Context(), log, modeShared)
-			if err != nil {
-				return &exitError{code: ExitNotRun, err: err}
-			}
-			defer s.close()
 			// This process leaves once the task is placed: only workers,
 			// which record their own results, may take it (not SSH nodes).
 			r := frontend.Request{
@@ -48,6 +43,18 @@ must outlive this process.
 				Background: true,
 				Unattended: true,
 			}
+			if err := shared.apply(&r, a.io.Stdin, true); err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			if !shared.stdin {
+				a.noticeStdin()
+			}
+			log := a.logger()
+			s, err := a.openSession(cmd.Context(), log, modeShared)
+			if err != nil {
+				return &exitError{code: ExitNotRun, err: err}
+			}
+			defer s.close()
 			st, err := s.svc.Submit(cmd.Context(), r)
 			if asJSON && st != nil {
 				if jerr := writeJSON(a.io.Stdout, statusReport(st, err)); jerr != nil {
@@ -59,12 +66,20 @@ must outlive this process.
 			}
 			if !asJSON {
 				fmt.Fprintln(a.io.Stdout, st.Record.ID)
-				fmt.Fprintf(a.io.Stderr, "fabric: task %s running on %s; fabric status --wait %s for its result\n", st.Record.ID, st.Record.Node, st.Record.ID)
+				switch {
+				case st.Attached:
+					fmt.Fprintf(a.io.Stderr, "fabric: idempotency key %q names task %s, submitted before (%s): not run again; fabric status --wait %s for its result\n", r.Key, st.Record.ID, st.State, st.Record.ID)
+				case st.State == tasks.StateQueued:
+					fmt.Fprintf(a.io.Stderr, "fabric: task %s accepted by %s, %s; fabric status --wait %s for its result\n", st.Record.ID, st.Record.Node, nonEmptyOr(st.Record.Waiting, "queued"), st.Record.ID)
+				default:
+					fmt.Fprintf(a.io.Stderr, "fabric: task %s running on %s; fabric status --wait %s for its result\n", st.Record.ID, st.Record.Node, st.Record.ID)
+				}
 			}
 			return nil
 		},
 	}
 	req.add(cmd)
+	shared.add(cmd, fmt.Sprintf("send standard input with the task (at most %d KiB: it cannot stream once submit has left)", frontend.MaxInlineStdin>>10))
 	f := cmd.Flags()
 	f.DurationVar(&timeout, "timeout", 0, "kill the command after this long (env FABRIC_CMD_TIMEOUT, default 5m)")
 	f.StringVar(&cwd, "cwd", "", "working directory on the node (default: the node's home)")

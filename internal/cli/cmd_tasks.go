@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fabric-run/fabric/internal/frontend"
 	"github.com/fabric-run/fabric/internal/tasks"
 )
 
@@ -31,7 +32,7 @@ func (a *app) tasksCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
-			if err := settle(cmd.Context(), s.store, recs); err != nil {
+			if err := settle(cmd.Context(), s.svc, recs); err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
 			if asJSON {
@@ -40,7 +41,11 @@ func (a *app) tasksCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.io.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TASK\tSTATE\tNODE\tSUBMITTED\tCOMMAND")
 			for _, r := range recs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.State, r.Node, r.Submitted.Format(time.DateTime), shorten(r.Display(), 60))
+				state := string(r.State)
+				if r.State == tasks.StateQueued && r.Waiting != "" {
+					state += ": " + r.Waiting
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, state, r.Node, r.Submitted.Format(time.DateTime), shorten(r.Display(), 60))
 			}
 			return tw.Flush()
 		},
@@ -50,19 +55,23 @@ func (a *app) tasksCommand() *cobra.Command {
 	return cmd
 }
 
-// settle gives each record that is not final the state its result says:
-// a node stores a task's result apart from the record, which nobody
-// updates when the front end that submitted the task has left.
-func settle(ctx context.Context, store tasks.Store, recs []*tasks.Record) error {
+// settle gives each record that is not final the state the task service
+// reads, as fabric status does: a node stores a task's result apart from
+// the record, which nobody updates when the front end that submitted the
+// task has left, and a task waiting for its lock has its place in line.
+func settle(ctx context.Context, svc *frontend.Service, recs []*tasks.Record) error {
 	for _, r := range recs {
 		if r.State.Final() {
 			continue
 		}
-		_, res, err := store.Get(ctx, r.ID)
-		if err != nil && !errors.Is(err, tasks.ErrNotFound) {
+		st, err := svc.Status(ctx, r.ID)
+		if errors.Is(err, frontend.ErrUnknownTask) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("task %s: %w", r.ID, err)
 		}
-		r.State = tasks.StateOf(r, res)
+		r.State, r.Waiting = st.State, st.Record.Waiting
 	}
 	return nil
 }

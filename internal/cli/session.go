@@ -120,7 +120,7 @@ func (a *app) openSession(ctx context.Context, log *slog.Logger, mode sessionMod
 		if err != nil {
 			return nil, err
 		}
-		feCfg.Sign = signer.Sign
+		feCfg.Sign, feCfg.SignInput = signer.Sign, signer.SignInput
 	}
 	if err := s.dial(ctx, a, log, mode); err != nil {
 		s.close()
@@ -284,6 +284,14 @@ func (a *app) workerConfig(log *slog.Logger) (worker.Config, error) {
 		Check:             a.guard.NodeCheck(node), // the node's own judgment: its cwd, home and environment
 		Version:           Version,
 		Logger:            log,
+		Limits:            a.inventory.Limits,
+		Needs:             commandNeeds,
+	}
+	if g := a.inventory.GPUs; g != nil {
+		cfg.GPUs = max(*g, -1)
+		if *g == 0 {
+			cfg.GPUs = -1 // "gpus: 0": none, not detected
+		}
 	}
 	if len(a.settings.Trusted) > 0 {
 		keys, err := signing.LoadTrusted(a.settings.Trusted)

@@ -6,10 +6,10 @@ import (
 	"os"
 )
 
-// stdinNotice is printed when input waits on fabric's standard input: the
-// node runs every command with its standard input on /dev/null, so the
-// input would be lost without a word.
-const stdinNotice = "fabric: standard input is not forwarded: the command reads nothing on the node (put the data in the command line, or in a file the node can read)\n"
+// stdinNotice is printed when input waits on fabric's standard input and
+// -i was not given: the node runs the command with its standard input on
+// /dev/null, so the input would be lost without a word.
+const stdinNotice = "fabric: standard input is not forwarded without -i: the command reads nothing on the node (pass -i to forward it)\n"
 
 // pendingInput reports whether r is a file with input already waiting: a
 // regular file with bytes past its offset, or a pipe with bytes in it. A
@@ -35,7 +35,7 @@ func pendingInput(r io.Reader) bool {
 }
 
 // noticeStdin says so on stderr when input waits on standard input, which
-// run and submit do not forward.
+// run and submit forward only with -i.
 func (a *app) noticeStdin() {
 	if pendingInput(a.io.Stdin) {
 		fmt.Fprint(a.io.Stderr, stdinNotice)

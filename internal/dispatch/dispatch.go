@@ -138,6 +138,9 @@ func (d *Dispatcher) Execute(ctx context.Context, task *wire.Task, node *registr
 		if h.OnAccepted != nil {
 			h.OnAccepted(ack.Instance)
 		}
+		if ack.Queued != "" && h.OnProgress != nil {
+			h.OnProgress(&wire.Progress{ID: task.ID, Node: node.Node, State: wire.ProgressWaiting, Reason: ack.Queued, At: time.Now()})
+		}
 		return d.follow(ctx, task, node.Node, ack, in, h)
 	case err != nil: // ctx ended
 		return nil, err
@@ -252,12 +255,23 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, node string, a
 			defer stop()
 		}
 	}
+	// The task's timeout runs from its start: a wait for its locks does
+	// not count.
 	var deadline <-chan time.Time
-	if task.Timeout > 0 {
-		tm := time.NewTimer(task.Timeout.D() + d.cfg.ResultGrace)
-		defer tm.Stop()
-		deadline = tm.C
+	deadlineTimer := time.NewTimer(time.Hour)
+	deadlineTimer.Stop()
+	defer deadlineTimer.Stop()
+	arm := func() {
+		if task.Timeout > 0 && deadline == nil {
+			deadlineTimer.Reset(task.Timeout.D() + d.cfg.ResultGrace)
+			deadline = deadlineTimer.C
+		}
 	}
+	if len(task.Locks) == 0 {
+		arm()
+	}
+	feed := d.newInput(task, hooks)
+	defer feed.stop()
 	done := ctx.Done()
 	var cancelWait, syncWait <-chan time.Time
 	lostWhy := ""
@@ -270,6 +284,12 @@ func (d *Dispatcher) follow(ctx context.Context, task *wire.Task, node string, a
 				// Everything sent to this inbox before the node was seen
 				// lost has been read: there is no result coming.
 				return unconfirmed(task, node, wire.ErrNodeLost, lostWhy)
+			case wire.KindProgress:
+				if progress(m, hooks) {
+					arm()
+				}
+			case wire.KindInputWant:
+				feed.want(m)
 			case wire.KindChunk:
 				if err := wire.DecodeChunkReusing(m, &c); err == nil && hooks.OnOutput != nil {
 					hooks.OnOutput(c.Stream, c.Data)

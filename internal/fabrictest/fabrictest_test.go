@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -117,5 +118,34 @@ func TestStartSSHD(t *testing.T) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.HasPrefix(line, "SSH-2.0-OpenSSH") {
 		t.Fatalf("banner %q, want OpenSSH's", line)
+	}
+}
+
+func TestMostAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		spans []Span
+		want  int
+	}{
+		{nil, 0},
+		{[]Span{{Start: 1, End: 5}}, 1},
+		{[]Span{{Start: 1, End: 5}, {Start: 5, End: 9}}, 1}, // touching
+		{[]Span{{Start: 1, End: 5}, {Start: 4, End: 9}, {Start: 2, End: 3}}, 2},
+		{[]Span{{Start: 1, End: 9}, {Start: 2, End: 8}, {Start: 3, End: 7}}, 3},
+	} {
+		if got := MostAtOnce(tc.spans); got != tc.want {
+			t.Errorf("MostAtOnce(%v) = %d, want %d", tc.spans, got, tc.want)
+		}
+	}
+}
+
+func TestStampedSpans(t *testing.T) {
+	dir := t.TempDir()
+	out, err := exec.Command("sh", "-c", Stamped(dir, "a", "true")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	ss := Spans(t, dir)
+	if len(ss) != 1 || ss[0].Name != "a" || ss[0].Start <= 0 || ss[0].End < ss[0].Start {
+		t.Fatalf("Spans = %+v", ss)
 	}
 }

@@ -61,8 +61,11 @@ func (s *Service) offer(ctx context.Context, task *wire.Task, d *router.Decision
 					h.accepted(n, instance)
 				}
 			},
-			OnOutput: h.output,
-			Detach:   s.detach,
+			OnOutput:   h.output,
+			Detach:     s.detach,
+			OnProgress: h.progress,
+			Stdin:      h.stdin,
+			SignInput:  s.cfg.SignInput,
 		})
 		var declined *wire.Declined
 		switch {

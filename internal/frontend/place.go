@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
+	"github.com/fabric-run/fabric/internal/tasks"
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -27,6 +29,15 @@ type hooks struct {
 	accepted func(n *registry.Node, instance string)
 	output   wire.OutputFunc
 	declined func(node, why string)
+	// progress is told how far an accepted task got before it started.
+	progress func(*wire.Progress)
+	// retried is told of an attempt that ended in a way the task is
+	// retried on, before the next.
+	retried func(tasks.Attempt)
+	// stdin is the task's streamed standard input; fed says whether any
+	// of it was read.
+	stdin io.Reader
+	fed   func() bool
 }
 
 // Plan decides where req would run, without running it.
@@ -39,7 +50,9 @@ func (s *Service) Plan(ctx context.Context, req Request) (*router.Decision, erro
 // machines alike (those due a probe are probed first).
 func (s *Service) route(ctx context.Context, req *Request, place bool) (d *router.Decision, err error) {
 	s.refreshSSH(ctx)
-	rreq := router.Request{Task: &req.Task, Batch: req.Batch, Local: s.Local(), WorkersOnly: req.Unattended}
+	// Locks, GPUs, idle timeouts and input are what workers do: a task
+	// asking for them goes to one.
+	rreq := router.Request{Task: &req.Task, Batch: req.Batch, Local: s.Local(), WorkersOnly: req.Unattended || !req.TaskV2.IsZero()}
 	s.reg.View(func(t *registry.Table, now time.Time) {
 		if place {
 			d, err = s.rt.Place(rreq, t, now)
@@ -64,8 +77,9 @@ func (s *Service) run(ctx context.Context, req *Request, h *hooks) (*Outcome, er
 			return out, fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 	}
-	var w *waiter  // our place in line, once we wait
-	freed := false // what woke us was a slot freed (not a guess or a timer)
+	var w *waiter      // our place in line, once we wait
+	freed := false     // what woke us was a slot freed (not a guess or a timer)
+	var tries []string // the nodes of the attempts that were retried
 	defer func() {
 		if w != nil {
 			s.waiting.leave(w)
@@ -81,6 +95,7 @@ func (s *Service) run(ctx context.Context, req *Request, h *hooks) (*Outcome, er
 			w = nil
 		}
 		if err == nil {
+			s.avoid(d, tries)
 			task.Requires = d.Requires
 			if s.cfg.Sign != nil {
 				// Signed as sent: a task that waited for a slot is still
@@ -95,11 +110,17 @@ func (s *Service) run(ctx context.Context, req *Request, h *hooks) (*Outcome, er
 				h.decided(d)
 			}
 			oerr := s.offer(ctx, task, d, h, out)
+			if s.again(ctx, req, h, out, oerr, &tries) {
+				continue
+			}
 			if oerr == nil || !errors.Is(oerr, wire.ErrNotStarted) || req.NoWait {
 				return out, oerr
 			}
 			err = oerr // everyone declined (busy): wait and try again
 		} else if !errors.Is(err, router.ErrAllBusy) || req.NoWait {
+			if s.again(ctx, req, h, out, err, &tries) {
+				continue
+			}
 			return out, err
 		}
 		if w == nil {

@@ -1,6 +1,8 @@
 package frontend
 
 import (
+	"io"
+
 	"github.com/fabric-run/fabric/internal/wire"
 )
 
@@ -26,6 +28,17 @@ type Request struct {
 	// workers, which record their own results, qualify (a task over SSH
 	// lives only as long as the front end that runs it).
 	Unattended bool
+	// Retry re-runs the task when it ends in one of the kinds it names;
+	// the zero value never does (see retry.go).
+	Retry Retry
+	// Key is an idempotency key: a request with the key of a task already
+	// recorded (within the records' lifetime) attaches to that task,
+	// running or finished, instead of starting another (Status.Attached).
+	Key string
+	// Input is the standard input of a task with StdinStream set, streamed
+	// to its node as the node asks for it (Task.Stdin is input sent with
+	// the task itself).
+	Input io.Reader
 }
 
 // RunOption is an optional setting of one Run.

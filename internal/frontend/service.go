@@ -20,6 +20,7 @@ import (
 
 	"github.com/fabric-run/fabric/internal/dispatch"
 	"github.com/fabric-run/fabric/internal/inventory"
+	"github.com/fabric-run/fabric/internal/locks"
 	"github.com/fabric-run/fabric/internal/registry"
 	"github.com/fabric-run/fabric/internal/router"
 	"github.com/fabric-run/fabric/internal/sshexec"
@@ -76,8 +77,10 @@ type Config struct {
 	// Check, if set, vets every task before it is sent (the command guard).
 	Check func(*wire.Task) error
 	// Sign, if set, signs every task once it is final (nodes that trust
-	// the key run only signed tasks).
-	Sign func(*wire.Task) error
+	// the key run only signed tasks); SignInput each piece of a task's
+	// streamed standard input.
+	Sign      func(*wire.Task) error
+	SignInput func(*wire.Input) error
 	// SSHNodes are the machines of the inventory that run no worker,
 	// reached over SSH (sshexec); a machine a worker heartbeats under is
 	// reached through its worker. SSH configures those connections and
@@ -140,6 +143,7 @@ type Service struct {
 	mu     sync.Mutex
 	live   map[string]*live
 	closed bool
+	locks  *locks.Store // the hub's lock bucket, opened on first use
 
 	detach    chan struct{} // closed by Close: followers let their tasks run on
 	followers sync.WaitGroup

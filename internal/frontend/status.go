@@ -28,6 +28,9 @@ type Status struct {
 	// Declined lists the nodes that did not take the task before one did
 	// (or none did), with why: known to the front end that placed it.
 	Declined []string
+	// Attached is set when the request's idempotency key named this task,
+	// submitted before: it was not run again.
+	Attached bool
 }
 
 // Running reports whether the task has not ended yet.
@@ -60,7 +63,10 @@ func (s *Service) Status(ctx context.Context, id string) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{Record: *rec, Result: res, State: tasks.StateOf(rec, res)}
-	if res == nil && rec.State == tasks.StateRunning && rec.Node != "" {
+	if res == nil && rec.State == tasks.StateQueued && len(rec.Locks) > 0 && rec.Node != "" {
+		s.lockState(ctx, st)
+	}
+	if res == nil && (st.State == tasks.StateRunning || st.State == tasks.StateQueued) && rec.Node != "" {
 		s.checkNode(st)
 	}
 	return st, nil

@@ -19,6 +19,9 @@ import (
 // use Wait for its result and Cancel to stop it.
 func (s *Service) Submit(ctx context.Context, req Request) (*Status, error) {
 	rec, err := s.record(ctx, &req)
+	if first, ok := attachedTo(err); ok {
+		return s.attach(ctx, first, req.Key, false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +45,9 @@ func (s *Service) Submit(ctx context.Context, req Request) (*Status, error) {
 // The error says why the task did not run; the Status says how it ended.
 func (s *Service) Run(ctx context.Context, req Request, onOutput wire.OutputFunc, opts ...RunOption) (*Status, error) {
 	rec, err := s.record(ctx, &req)
+	if first, ok := attachedTo(err); ok {
+		return s.attach(ctx, first, req.Key, true)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -61,9 +67,23 @@ func (s *Service) Run(ctx context.Context, req Request, onOutput wire.OutputFunc
 // record makes req's task complete (id, timeout, submission time, the
 // subjects its result and output go to) and creates its record (queued).
 func (s *Service) record(ctx context.Context, req *Request) (tasks.Record, error) {
+	if err := req.validate(); err != nil {
+		return tasks.Record{}, err
+	}
 	t := &req.Task
 	if t.ID == "" {
 		t.ID = wire.NewTaskID()
+	}
+	if req.Key != "" {
+		// Claimed before the record is written: of two submissions with
+		// one key, exactly one gets to record and run its task.
+		first, err := s.store.ClaimKey(ctx, req.Key, t.ID)
+		if err != nil {
+			return tasks.Record{}, fmt.Errorf("idempotency key: %w", err)
+		}
+		if first != t.ID {
+			return tasks.Record{}, &attachedError{id: first}
+		}
 	}
 	if t.Timeout <= 0 {
 		t.Timeout = wire.Duration(s.cfg.DefaultTimeout)
@@ -78,7 +98,7 @@ func (s *Service) record(ctx context.Context, req *Request) (tasks.Record, error
 		}
 	}
 	rec := tasks.RecordOf(t)
-	rec.Via, rec.Background, rec.State = wire.ViaNATS, req.Background, tasks.StateQueued
+	rec.Via, rec.Background, rec.State, rec.Key = wire.ViaNATS, req.Background, tasks.StateQueued, req.Key
 	if err := s.store.Create(ctx, &rec); err != nil {
 		return rec, fmt.Errorf("record task: %w", err)
 	}
@@ -110,13 +130,16 @@ func (s *Service) start(rec tasks.Record, req Request, raw wire.OutputFunc, opts
 func (s *Service) follow(ctx context.Context, l *live, req Request) {
 	defer s.followers.Done()
 	defer l.cancel(nil)
-	out, err := s.run(ctx, &req, &hooks{
+	h := &hooks{
 		decided: func(d *router.Decision) {
 			l.update(func(r *tasks.Record) { r.Reason, r.Requires = d.Reason, d.Requires })
 		},
 		accepted: func(n *registry.Node, instance string) {
 			rec := l.update(func(r *tasks.Record) {
 				r.Node, r.Instance, r.Via, r.State, r.Started = n.Node, instance, n.Via, tasks.StateRunning, time.Now()
+				if len(r.Locks) > 0 { // it starts once it holds them (progress)
+					r.State, r.Started, r.Waiting = tasks.StateQueued, time.Time{}, "waiting for its locks"
+				}
 			})
 			s.save(&rec)
 			if l.accepted != nil {
@@ -124,8 +147,12 @@ func (s *Service) follow(ctx context.Context, l *live, req Request) {
 			}
 			closePlaced(l)
 		},
-		output: l.append,
-	})
+		output:   l.append,
+		progress: func(p *wire.Progress) { s.progressed(l, p) },
+		retried:  func(a tasks.Attempt) { s.retried(l, a) },
+	}
+	h.stdin, h.fed = counted(req.Input)
+	out, err := s.run(ctx, &req, h)
 	l.setDeclined(out.Declined)
 	now := time.Now()
 	var rec tasks.Record

@@ -45,6 +45,12 @@ type File struct {
 	// Policy is this machine's command policy (its node and its front end
 	// apply it): allow-list mode, deny-list additions, power commands.
 	Policy guard.Policy `yaml:"policy"`
+	// GPUs is how many GPU devices this machine's node hands out, one
+	// task per device; absent, it counts them with `nvidia-smi -L`.
+	GPUs *int `yaml:"gpus"`
+	// Limits caps, per capability, the tasks needing it that this
+	// machine's node runs at once.
+	Limits Limits `yaml:"limits"`
 }
 
 // Inventory is a config file as read: its contents and where they came from.
@@ -112,6 +118,9 @@ func Parse(name string, data []byte) (*Inventory, error) {
 	}
 	if err := checkNodes(inv.Nodes); err != nil {
 		return nil, fileError(name, err)
+	}
+	if inv.GPUs != nil && *inv.GPUs < 0 {
+		return nil, fmt.Errorf("%s: gpus: %d: want 0 (none) or more", name, *inv.GPUs)
 	}
 	if _, err := guard.New(inv.Policy); err != nil {
 		return nil, fmt.Errorf("%s: policy: %w", name, err)

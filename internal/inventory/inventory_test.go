@@ -74,6 +74,20 @@ func TestParseGood(t *testing.T) {
 	}
 }
 
+func TestParseNodeLimitsAndGPUs(t *testing.T) {
+	inv, err := Parse("fabric.yaml", []byte("gpus: 2\nlimits: {Docker: 1, gpu: 1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.GPUs == nil || *inv.GPUs != 2 || !reflect.DeepEqual(inv.Limits, Limits{"docker": 1, "gpu": 1}) {
+		t.Fatalf("gpus %v limits %v", inv.GPUs, inv.Limits)
+	}
+	inv, err = Parse("fabric.yaml", []byte("limits:\n"))
+	if err != nil || inv.GPUs != nil || inv.Limits != nil {
+		t.Fatalf("nothing set: gpus %v limits %v err %v", inv.GPUs, inv.Limits, err)
+	}
+}
+
 func TestParseBad(t *testing.T) {
 	const head = "nodes:\n  - name: nas\n    host: nas.local\n" // lines 1-3
 	tests := []struct {
@@ -131,6 +145,18 @@ func TestParseBad(t *testing.T) {
 			"fabric.yaml:1: cannot unmarshal !!str `nas` into []inventory.Node"},
 		{"syntax error", "nodes:\n  - name: a\n    host: b: c\n",
 			`fabric.yaml:3: mapping values are not allowed in this context`},
+		{"limit zero", "limits:\n  docker: 0\n",
+			`fabric.yaml:2: limits: docker: want a whole number of at least 1, got "0"`},
+		{"limit not a number", "limits: {docker: 1, gpu: one}\n",
+			`fabric.yaml:1: limits: gpu: want a whole number of at least 1, got "one"`},
+		{"limit on no capability", "limits:\n  docker: 1\n  Big Box: 2\n",
+			`fabric.yaml:3: limits: capability "Big Box" is not a valid token`},
+		{"limit twice", "limits:\n  docker: 1\n  Docker: 2\n",
+			`fabric.yaml:3: limits: docker appears twice`},
+		{"limits a list", "limits: [docker]\n",
+			`fabric.yaml:1: limits: want a mapping like {docker: 1}, got a list`},
+		{"gpus negative", "gpus: -1\n",
+			`fabric.yaml: gpus: -1: want 0 (none) or more`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

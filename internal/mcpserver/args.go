@@ -57,11 +57,22 @@ func bind(req mcp.CallToolRequest, dst any) error {
 }
 
 // argFields maps the json names of a struct's fields to the fields.
-func argFields(dst any) map[string]reflect.Value {
-	v := reflect.ValueOf(dst).Elem()
+func argFields(dst any) map[string]reflect.Value { return fieldsOf(reflect.ValueOf(dst).Elem()) }
+
+// fieldsOf maps the json names of struct v's fields to them, those of its
+// embedded structs included.
+func fieldsOf(v reflect.Value) map[string]reflect.Value {
 	out := map[string]reflect.Value{}
 	for i := range v.NumField() {
-		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		f := v.Type().Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// Arguments shared by several tools, embedded.
+			for k, fv := range fieldsOf(v.Field(i)) {
+				out[k] = fv
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name != "" && name != "-" {
 			out[name] = v.Field(i)
 		}
@@ -281,6 +292,7 @@ type bashArgs struct {
 	Cwd                  string     `json:"cwd"`
 	Background           flexBool   `json:"background"`
 	DryRun               flexBool   `json:"dry_run"`
+	ExtraArgs
 }
 
 // offloadArgs are offload_to's arguments.
@@ -290,6 +302,7 @@ type offloadArgs struct {
 	TimeoutSeconds flexNumber `json:"timeout_seconds"`
 	Cwd            string     `json:"cwd"`
 	Background     flexBool   `json:"background"`
+	ExtraArgs
 }
 
 // commandRequest builds the request of a command tool.

@@ -27,6 +27,9 @@ func (s *Server) handleClusterBash(ctx context.Context, req mcp.CallToolRequest)
 		return argError(ToolClusterBash, err), nil
 	}
 	fr, err := commandRequest(a.Command, a.Cwd, a.TimeoutSeconds, r)
+	if err == nil {
+		err = a.apply(&fr)
+	}
 	if err != nil {
 		return argError(ToolClusterBash, err), nil
 	}
@@ -49,6 +52,9 @@ func (s *Server) handleOffloadTo(ctx context.Context, req mcp.CallToolRequest) (
 		return argError(ToolOffloadTo, err), nil
 	}
 	fr, err := commandRequest(a.Command, a.Cwd, a.TimeoutSeconds, r)
+	if err == nil {
+		err = a.apply(&fr)
+	}
 	if err != nil {
 		return argError(ToolOffloadTo, err), nil
 	}
@@ -79,6 +85,7 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 		return answer(v.text(), RunView{TaskView: v})
 	}
 
+	attached := st.Attached
 	relay := s.newProgress(ctx, req)
 	stop := relay.follow(id, fmt.Sprintf("task %s running on %s", id, st.Record.Node))
 	st, err = s.service().Wait(ctx, id, nil, budget-time.Since(start))
@@ -86,6 +93,7 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 	if err != nil {
 		return mcp.NewToolResultError(fmt.Sprintf("task %s: %v", id, err))
 	}
+	st.Attached = attached
 	if ctx.Err() != nil && st.Running() {
 		return s.clientGaveUp(ctx, id)
 	}
@@ -95,6 +103,10 @@ func (s *Server) runCommand(ctx context.Context, req mcp.CallToolRequest, fr fro
 		}
 		v.Next = fmt.Sprintf("still running after the %s sync budget, and NOT killed. Call wait_task with task_id %q to wait for its end (up to %s per call), task_output to read its output so far, cancel_task to stop it.",
 			seconds(budget), id, seconds(budget))
+		if v.State == string(tasks.StateQueued) && v.Waiting != "" {
+			v.Next = fmt.Sprintf("not started after the %s sync budget: %s; it starts once it holds its lock, and the wait does not count against its timeout. Call wait_task with task_id %q to wait for its end (up to %s per call), cancel_task to give up.",
+				seconds(budget), v.Waiting, id, seconds(budget))
+		}
 	})
 }
 

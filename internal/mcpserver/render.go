@@ -90,6 +90,7 @@ func taskView(st *frontend.Status, budget int) TaskView {
 		m := true
 		v.Matched = &m
 	}
+	addExtras(&v, st)
 	return v
 }
 
@@ -112,6 +113,8 @@ func headline(v *TaskView) string {
 		fmt.Fprintf(&b, "killed by %s (exit %d)%s after %s", v.Signal, *v.ExitCode, on, dur)
 	case v.ExitCode != nil:
 		fmt.Fprintf(&b, "exit %d%s in %s", *v.ExitCode, on, dur)
+	case v.State == string(tasks.StateQueued) && v.Node != "" && v.Waiting != "":
+		fmt.Fprintf(&b, "queued%s: %s", on, v.Waiting)
 	case v.State == string(tasks.StateQueued):
 		b.WriteString("queued: not on a node yet")
 	case v.Running:
@@ -141,6 +144,7 @@ func (v *TaskView) text() string {
 	if v.Routing != "" {
 		fmt.Fprintf(&b, "routing: %s\n", v.Routing)
 	}
+	b.WriteString(extrasText(v))
 	if v.Message != "" && (v.ExitCode != nil || v.Running) {
 		fmt.Fprintf(&b, "note: %s\n", v.Message)
 	}

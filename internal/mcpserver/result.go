@@ -54,6 +54,12 @@ func help(kind wire.ErrorKind) string {
 		return "the node could not read the task; this is a fabric bug or a version mismatch between front end and node (cluster_status shows node versions)."
 	case wire.ErrMismatch:
 		return "the node does not meet the command's requirements; cluster_status lists what each node has."
+	case wire.ErrIdleTimeout:
+		return "the command printed nothing for its idle_timeout_seconds and its whole process group was killed: it may have hung (waiting for input, a lock, the network). Look at its last output; raise idle_timeout_seconds if it is just quiet."
+	case wire.ErrLockTimeout:
+		return "its lock stayed held by other tasks for lock_timeout_seconds, and the command never started. Retry later, or wait longer (a larger lock_timeout_seconds, or none)."
+	case wire.ErrLockLost:
+		return "its node lost the cluster-wide lock while the command ran (cut off from the hub for a whole lease) and killed it so that no more tasks than the lock allows run at once. Run it again once the node is back (cluster_status)."
 	}
 	return "see the message above."
 }

@@ -57,6 +57,7 @@ func (s *Server) handleClusterStatus(ctx context.Context, req mcp.CallToolReques
 			Load1: round2(n.Load1), Load5: round2(n.Load5), Load15: round2(n.Load15), CPUs: n.CPUs,
 			Running: n.Running, Slots: n.Slots, State: string(n.Health),
 			Via: via, Version: n.Version, Local: n.Node == local, Reason: n.Reason,
+			GPUs: n.GPUs, GPUsFree: n.GPUsFree, Full: n.Full,
 		}
 		if !n.Seen.IsZero() {
 			nv.LastSeen, nv.SecondsSinceSeen = n.Seen.UTC().Format(time.RFC3339), round1(now.Sub(n.Seen).Seconds())
@@ -96,6 +97,12 @@ func (v *ClusterView) text() string {
 	for _, n := range v.Nodes {
 		if n.Reason != "" {
 			fmt.Fprintf(&b, "%s is unreachable: %s\n", n.ID, n.Reason)
+		}
+		if n.GPUs > 0 {
+			fmt.Fprintf(&b, "%s: %d GPUs, %d free\n", n.ID, n.GPUs, n.GPUsFree)
+		}
+		if len(n.Full) > 0 {
+			fmt.Fprintf(&b, "%s: at its limit for %s: such commands go elsewhere or wait\n", n.ID, strings.Join(n.Full, ", "))
 		}
 	}
 	return b.String()

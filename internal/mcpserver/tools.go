@@ -76,7 +76,7 @@ func clusterBashTool(cfg Config) mcp.Tool {
 		mcp.WithBoolean("background", mcp.Description(descBg)),
 		mcp.WithBoolean("dry_run", mcp.Description(`true: run nothing; return only the routing decision: the node it would go to, the fallbacks, what the command requires (explicit plus inferred) and why the other nodes were not chosen.`)),
 		mcp.WithOutputSchema[RunView](),
-	}, commandAnnotations("Run a command on the cluster"))
+	}, extraOptions(), commandAnnotations("Run a command on the cluster"))
 }
 
 func offloadToTool(cfg Config) mcp.Tool {
@@ -91,7 +91,7 @@ func offloadToTool(cfg Config) mcp.Tool {
 		mcp.WithString("cwd", mcp.Description(descCwd)),
 		mcp.WithBoolean("background", mcp.Description(descBg)),
 		mcp.WithOutputSchema[RunView](),
-	}, commandAnnotations("Run a command on a named node"))
+	}, extraOptions(), commandAnnotations("Run a command on a named node"))
 }
 
 func parallelExecuteTool(cfg Config) mcp.Tool {

@@ -47,6 +47,15 @@ type TaskView struct {
 	Next string `json:"next,omitempty" jsonschema:"what to do next"`
 	// Matched is set by wait_task with until_regex.
 	Matched *bool `json:"matched,omitempty" jsonschema:"wait_task with until_regex: whether a line matched"`
+	// Waiting says what a queued task its node took waits for.
+	Waiting string `json:"waiting,omitempty" jsonschema:"what a queued task waits for, e.g. waiting for lock build (2 ahead)"`
+	// Locks are the cluster-wide locks it takes.
+	Locks []string `json:"locks,omitempty" jsonschema:"the cluster-wide locks it holds while it runs"`
+	// Key is its idempotency key; Attached says this call's key named it.
+	Key      string `json:"idempotency_key,omitempty"`
+	Attached bool   `json:"attached,omitempty" jsonschema:"true when the call's idempotency_key named this task, submitted before: it was not run again"`
+	// Attempts are the earlier tries of a retried task.
+	Attempts []AttemptView `json:"attempts,omitempty" jsonschema:"earlier tries that ended in a kind retry_on named"`
 	// Routing is the one-line reason the task went where it went.
 	Routing string     `json:"routing,omitempty" jsonschema:"why the task went to its node"`
 	Stdout  StreamView `json:"stdout"`
@@ -179,6 +188,9 @@ type NodeView struct {
 	Version          string   `json:"version"`
 	Local            bool     `json:"local" jsonschema:"true for this machine's node"`
 	Reason           string   `json:"reason,omitempty" jsonschema:"why an ssh node is unreachable"`
+	GPUs             int      `json:"gpus,omitempty" jsonschema:"GPU devices the node hands out, one task each"`
+	GPUsFree         int      `json:"gpus_free,omitempty" jsonschema:"GPU devices no task holds"`
+	Full             []string `json:"full,omitempty" jsonschema:"capabilities the node takes no more tasks for now (its limit, or no GPU free)"`
 }
 
 // OutputView is the answer of task_output.

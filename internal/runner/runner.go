@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fabric-run/fabric/internal/capture"
@@ -58,6 +60,15 @@ type Spec struct {
 	// shell when that is exactly what the shell would do (see direct.go).
 	// Set it only for a shell DirectCheck approved.
 	Direct bool
+	// IdleTimeout kills the command's process group once it has printed
+	// nothing, on either stream, for this long (Error ErrIdleTimeout);
+	// zero means no idle timeout.
+	IdleTimeout time.Duration
+	// Stdin, if not nil, is copied to the command's standard input, which
+	// is closed at its end; nil gives the command an empty input. If Stdin
+	// is an io.Closer, it is closed when the command ends, so that a copy
+	// waiting on it ends too.
+	Stdin io.Reader
 }
 
 // OutputFunc receives output as it arrives. It is called from one goroutine
@@ -121,11 +132,21 @@ func run(ctx context.Context, spec Spec, out OutputFunc) (res *wire.Result, dire
 		fail(res, wire.ErrStartFailed, fmt.Sprintf("stderr pipe: %v", err))
 		return res, false
 	}
-	cmd.Stdout, cmd.Stderr = outW, errW
+	in, err := newInput(spec.Stdin)
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		errR.Close()
+		errW.Close()
+		fail(res, wire.ErrStartFailed, err.Error())
+		return res, false
+	}
+	defer in.finish()
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = outW, errW, in.child()
 	if fast != nil {
 		// A direct start that fails (a script with no #! line, say) never
 		// ran anything: the shell then does whatever it does with it.
-		fast.Stdout, fast.Stderr = outW, errW
+		fast.Stdout, fast.Stderr, fast.Stdin = outW, errW, in.child()
 		if fast.Start() == nil {
 			cmd, direct = fast, true
 		}
@@ -137,6 +158,7 @@ func run(ctx context.Context, spec Spec, out OutputFunc) (res *wire.Result, dire
 	// every process holding the pipes is gone.
 	outW.Close()
 	errW.Close()
+	in.started()
 	if err != nil {
 		outR.Close()
 		errR.Close()
@@ -146,8 +168,18 @@ func run(ctx context.Context, spec Spec, out OutputFunc) (res *wire.Result, dire
 
 	var readers sync.WaitGroup
 	readers.Add(2)
-	go pump(&readers, outR, wire.Stdout, stdout, out)
-	go pump(&readers, errR, wire.Stderr, stderr, out)
+	var lastOut atomic.Int64 // when the command last printed, in ns since res.Started
+	seen := out
+	if spec.IdleTimeout > 0 {
+		seen = func(s wire.Stream, p []byte) {
+			lastOut.Store(int64(time.Since(res.Started)))
+			if out != nil {
+				out(s, p)
+			}
+		}
+	}
+	go pump(&readers, outR, wire.Stdout, stdout, seen)
+	go pump(&readers, errR, wire.Stderr, stderr, seen)
 	// done closes once the process has exited and every holder of its
 	// output pipes has closed them (background children included).
 	var waitErr error
@@ -158,20 +190,38 @@ func run(ctx context.Context, spec Spec, out OutputFunc) (res *wire.Result, dire
 		close(done)
 	}()
 
-	var timeout <-chan time.Time
+	var timeout, idle <-chan time.Time
 	if spec.Timeout > 0 {
 		t := time.NewTimer(spec.Timeout)
 		defer t.Stop()
 		timeout = t.C
 	}
-	select {
-	case <-done:
-	case <-timeout:
-		fail(res, wire.ErrTimeout, fmt.Sprintf("killed after its timeout of %s", spec.Timeout))
-		stop(cmd, done, outR, errR)
-	case <-ctx.Done():
-		fail(res, wire.ErrCancelled, fmt.Sprintf("cancelled: %v", context.Cause(ctx)))
-		stop(cmd, done, outR, errR)
+	var idleTimer *time.Timer
+	if spec.IdleTimeout > 0 {
+		idleTimer = time.NewTimer(spec.IdleTimeout)
+		defer idleTimer.Stop()
+		idle = idleTimer.C
+	}
+wait:
+	for {
+		select {
+		case <-done:
+		case <-timeout:
+			fail(res, wire.ErrTimeout, fmt.Sprintf("killed after its timeout of %s", spec.Timeout))
+			stop(cmd, done, outR, errR)
+		case <-idle:
+			quiet := time.Since(res.Started) - time.Duration(lastOut.Load())
+			if quiet < spec.IdleTimeout {
+				idleTimer.Reset(spec.IdleTimeout - quiet)
+				continue
+			}
+			fail(res, wire.ErrIdleTimeout, fmt.Sprintf("killed after printing nothing for %s (its idle timeout)", spec.IdleTimeout))
+			stop(cmd, done, outR, errR)
+		case <-ctx.Done():
+			fail(res, wire.ErrCancelled, fmt.Sprintf("cancelled: %v", context.Cause(ctx)))
+			stop(cmd, done, outR, errR)
+		}
+		break wait
 	}
 	outR.Close()
 	errR.Close()

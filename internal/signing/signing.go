@@ -76,6 +76,17 @@ func (s *Signer) Sign(t *wire.Task) error {
 	return nil
 }
 
+// SignInput sets in.Sig: the signature of a piece of a signed task's
+// standard input.
+func (s *Signer) SignInput(in *wire.Input) error {
+	sig, err := s.kp.Sign(wire.InputSigningBytes(in))
+	if err != nil {
+		return fmt.Errorf("sign input of task %s: %w", in.ID, err)
+	}
+	in.Sig = sig
+	return nil
+}
+
 // Verifier checks tasks on a node. It is safe for concurrent use.
 type Verifier struct {
 	trusted map[string]nkeys.KeyPair
@@ -127,6 +138,25 @@ func (v *Verifier) Verify(t *wire.Task) error {
 	if age := now.Sub(t.Submitted); age > v.window || age < -v.window {
 		return fmt.Errorf("%w: submitted %s, now %s, window ±%s", ErrExpired,
 			t.Submitted.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.window)
+	}
+	return nil
+}
+
+// VerifyInput checks a piece of the standard input of task t, which
+// Verify accepted: it must be signed by t's signer.
+func (v *Verifier) VerifyInput(t *wire.Task, in *wire.Input) error {
+	kp, ok := v.trusted[t.Signer]
+	if !ok {
+		return fmt.Errorf("%w (%s)", ErrUntrusted, t.Signer)
+	}
+	if len(in.Sig) == 0 {
+		return fmt.Errorf("%w: input of task %s at offset %d", ErrUnsigned, in.ID, in.Offset)
+	}
+	if in.ID != t.ID {
+		return fmt.Errorf("%w: input for task %s sent to task %s", ErrBadSignature, in.ID, t.ID)
+	}
+	if err := kp.Verify(wire.InputSigningBytes(in), in.Sig); err != nil {
+		return fmt.Errorf("%w: input of task %s at offset %d: %v", ErrBadSignature, in.ID, in.Offset, err)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ type memStore struct {
 	mu        sync.Mutex
 	records   map[string]memValue
 	results   map[string]memValue
+	keys      map[string]memValue      // idempotency keys: the task id each names
 	waiters   map[string]chan struct{} // closed when the id gets a result
 	lastSweep time.Time
 
@@ -44,6 +45,7 @@ func NewMemory(cfg Config) Store {
 		cfg:       c,
 		records:   make(map[string]memValue),
 		results:   make(map[string]memValue),
+		keys:      make(map[string]memValue),
 		waiters:   make(map[string]chan struct{}),
 		lastSweep: c.Now(),
 		closed:    make(chan struct{}),
@@ -76,6 +78,11 @@ func (m *memStore) sweep(now time.Time) {
 	for id, v := range m.results {
 		if !m.live(v, true, now) {
 			delete(m.results, id)
+		}
+	}
+	for k, v := range m.keys {
+		if !m.live(v, true, now) {
+			delete(m.keys, k)
 		}
 	}
 }

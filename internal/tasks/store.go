@@ -85,12 +85,30 @@ type Record struct {
 	// when it did not.
 	Error   wire.ErrorKind `msgpack:"err,omitempty" json:"error,omitempty"`
 	Message string         `msgpack:"msg,omitempty" json:"message,omitempty"`
+	// Locks are the cluster-wide locks the task takes before it starts.
+	Locks []string `msgpack:"locks,omitempty" json:"locks,omitempty"`
+	// Waiting says what an accepted task waits for before it starts
+	// ("waiting for lock build (2 ahead)"), while it does.
+	Waiting string `msgpack:"wait,omitempty" json:"waiting,omitempty"`
+	// Key is the task's idempotency key, if it was given one.
+	Key string `msgpack:"key,omitempty" json:"key,omitempty"`
+	// Attempts are the earlier tries of a task that was retried, oldest
+	// first: where each went and how it ended.
+	Attempts []Attempt `msgpack:"att,omitempty" json:"attempts,omitempty"`
+}
+
+// Attempt is one try of a retried task.
+type Attempt struct {
+	Node    string         `msgpack:"node,omitempty" json:"node,omitempty"`
+	At      time.Time      `msgpack:"at,omitempty" json:"at,omitzero"`
+	Error   wire.ErrorKind `msgpack:"err,omitempty" json:"error,omitempty"`
+	Message string         `msgpack:"msg,omitempty" json:"message,omitempty"`
 }
 
 // RecordOf returns the record of task t as submitted (queued, no node
 // yet): every field of the task a record keeps, never its environment.
 func RecordOf(t *wire.Task) Record {
-	return Record{ID: t.ID, Command: t.Command, Argv: t.Argv, Cwd: t.Cwd, Requires: t.Requires, Submitted: t.Submitted}
+	return Record{ID: t.ID, Command: t.Command, Argv: t.Argv, Cwd: t.Cwd, Requires: t.Requires, Submitted: t.Submitted, Locks: t.Locks}
 }
 
 // Display is the task's command for people: the command line, or the argv
@@ -208,6 +226,11 @@ type Store interface {
 	// List returns up to limit records (all when limit <= 0), newest
 	// submitted first.
 	List(ctx context.Context, limit int) ([]*Record, error)
+	// ClaimKey makes idempotency key name task id unless it already names
+	// a task, and returns the task it names: id if this call claimed it,
+	// another task's id if that was first (within MaxAge of its claim).
+	// Of concurrent claims of one key, exactly one wins.
+	ClaimKey(ctx context.Context, key, id string) (string, error)
 	// Backend is BackendJetStream or BackendMemory.
 	Backend() string
 	// Close releases the store and wakes its waiters; it does not close

@@ -202,8 +202,8 @@ func DecodeTask(msg *nats.Msg, maxBytes int) (*Task, Format, error) {
 func checkVersion(m Message) error { return checkV(m.Kind(), m.version()) }
 
 func checkV(kind Kind, v int) error {
-	if v > Version {
-		return fmt.Errorf("%w: %s version %d, this build speaks up to %d", ErrUnknownVersion, kind, v, Version)
+	if v > MaxVersion {
+		return fmt.Errorf("%w: %s version %d, this build speaks up to %d", ErrUnknownVersion, kind, v, MaxVersion)
 	}
 	if v < 0 {
 		return fmt.Errorf("%w: %s version %d", ErrMalformed, kind, v)

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -124,12 +125,12 @@ func TestDecodeTaskFormats(t *testing.T) {
 }
 
 func TestDecodeTaskFutureMsgpackVersion(t *testing.T) {
-	b, _ := msgpack.Marshal(map[string]any{"v": 2, "id": "x", "cmd": "ls", "newfield": []int{1}})
+	b, _ := msgpack.Marshal(map[string]any{"v": MaxVersion + 1, "id": "x", "cmd": "ls", "newfield": []int{1}})
 	_, _, err := DecodeTask(msgpackMsg(b), 0)
 	if !errors.Is(err, ErrUnknownVersion) {
 		t.Fatalf("err = %v, want ErrUnknownVersion", err)
 	}
-	if !strings.Contains(err.Error(), "version 2") {
+	if !strings.Contains(err.Error(), fmt.Sprintf("version %d", MaxVersion+1)) {
 		t.Errorf("error %q does not name the version", err)
 	}
 }

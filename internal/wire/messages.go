@@ -2,9 +2,11 @@
 // their encodings: msgpack between fabric components (marked by a
 // Content-Type header), and JSON or plain text for people and scripts.
 //
-// Every message carries a version (V). A decoder accepts V up to Version and
-// ignores fields it does not know; a message from a newer protocol is refused
-// with ErrUnknownVersion rather than misread.
+// Every message carries a version (V). A decoder accepts V up to MaxVersion
+// and ignores fields it does not know; a message from a newer protocol is
+// refused with ErrUnknownVersion rather than misread. A message is stamped
+// with the oldest version that can carry it, so older peers keep working
+// with everything they understand.
 package wire
 
 import (
@@ -16,7 +18,8 @@ import (
 	"time"
 )
 
-// Version is the protocol version this build speaks.
+// Version is the protocol version messages are stamped with unless they
+// need a newer one (see TaskV2).
 const Version = 1
 
 // Kind names a message type; it travels in the HeaderKind header.
@@ -98,12 +101,16 @@ type Task struct {
 	// Signer and Signature authenticate the task where nodes require it.
 	Signer    string `msgpack:"signer,omitempty" json:"signer,omitempty"`
 	Signature []byte `msgpack:"sig,omitempty" json:"signature,omitempty"`
+	// TaskV2 holds what a task may ask beyond running a command (locks,
+	// GPUs, an idle timeout, standard input): a task that uses any of it
+	// is stamped version 2, which older nodes refuse instead of ignoring.
+	TaskV2 `msgpack:",inline"`
 }
 
 // Kind implements Message.
 func (*Task) Kind() Kind     { return KindTask }
 func (t *Task) version() int { return t.V }
-func (t *Task) stamp()       { t.V = Version }
+func (t *Task) stamp()       { t.V = t.version2() }
 
 // Display returns the command as people would type it.
 func (t *Task) Display() string {
@@ -139,6 +146,10 @@ type Ack struct {
 	// Error classifies a refusal (ErrRejected, ErrBadRequest, ...).
 	Error  ErrorKind `msgpack:"err,omitempty" json:"error,omitempty"`
 	Reason string    `msgpack:"reason,omitempty" json:"reason,omitempty"`
+	// Queued, on an accepted task that does not start at once, says what
+	// it waits for ("waiting for lock build (2 ahead)"); Progress messages
+	// follow.
+	Queued string `msgpack:"queued,omitempty" json:"queued,omitempty"`
 }
 
 // Kind implements Message.
@@ -269,6 +280,13 @@ type Heartbeat struct {
 	Time    time.Time `msgpack:"t" json:"time"`
 	// Interval is the time to the next heartbeat.
 	Interval Duration `msgpack:"ivl" json:"interval"`
+	// GPUs is how many GPUs the node hands out, GPUsFree how many no task
+	// holds.
+	GPUs     int `msgpack:"gpus,omitempty" json:"gpus,omitempty"`
+	GPUsFree int `msgpack:"gpuf,omitempty" json:"gpus_free,omitempty"`
+	// Full lists the capabilities the node takes no more tasks for now:
+	// at their limit on the node, or (gpu) with no GPU free.
+	Full []string `msgpack:"full,omitempty" json:"full,omitempty"`
 }
 
 // Kind implements Message.

@@ -109,6 +109,14 @@ func readHeartbeat(data []byte, prev *Heartbeat) (Heartbeat, error) {
 		case "ivl":
 			v, err = r.int()
 			h.Interval = Duration(v)
+		case "gpus":
+			v, err = r.int()
+			h.GPUs = int(v)
+		case "gpuf":
+			v, err = r.int()
+			h.GPUsFree = int(v)
+		case "full":
+			h.Full, err = r.strs(prev.Full)
 		default:
 			err = r.skip(0)
 		}

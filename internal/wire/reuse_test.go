@@ -31,8 +31,9 @@ func TestDecodeHeartbeatReusingMatchesGeneric(t *testing.T) {
 		"big numbers":    {Node: "a", CPUs: 1 << 40, Slots: 70000, Running: 300, Interval: Duration(time.Hour)},
 		"long strings":   {Node: string(bytes.Repeat([]byte("n"), 300)), Hostname: string(bytes.Repeat([]byte("h"), 70000))},
 		"leaving":        {Node: "a", State: StateLeaving, Tasks: []string{"x"}},
-		"newer version":  {V: Version + 1, Node: "a"},
+		"newer version":  {V: MaxVersion + 1, Node: "a"},
 		"older version?": {V: -1, Node: "a"},
+		"gpus and full":  {Node: "a", GPUs: 2, GPUsFree: 1, Full: []string{"docker", "gpu"}},
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {

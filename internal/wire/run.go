@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"io"
 )
 
 // OutputFunc receives a task's output as it streams: on a node from the
@@ -28,6 +29,15 @@ type Hooks struct {
 	// when it shuts down. A task over SSH lives only as long as the front
 	// end that runs it, and ignores Detach.
 	Detach <-chan struct{}
+	// OnProgress is told how far a task the node took got before its end:
+	// waiting (for its locks: the reason says for what), then started.
+	// Only workers send it, and only for tasks that wait before starting.
+	OnProgress func(*Progress)
+	// Stdin is the standard input of a task with StdinStream: the executor
+	// feeds it to the node as the node asks for it. SignInput, if set,
+	// signs each piece (a signed task's input must be).
+	Stdin     io.Reader
+	SignInput func(*Input) error
 }
 
 // The errors of running a task on one node, whichever executor ran it. They

@@ -48,5 +48,39 @@ func SigningBytes(t *Task) []byte {
 	str(t.ResultTo)
 	str(t.OutputTo)
 	str(t.Signer)
+	if !t.TaskV2.IsZero() {
+		// Only tasks that use them carry these, so that signatures of
+		// version 1 tasks stay what they were.
+		str("v2")
+		list(t.Locks)
+		num(int64(t.LockTimeout))
+		num(int64(t.GPUs))
+		num(int64(t.IdleTimeout))
+		str(string(t.Stdin))
+		if t.StdinStream {
+			num(1)
+		} else {
+			num(0)
+		}
+	}
 	return b
+}
+
+// InputSigningBytes returns the bytes a piece of a signed task's streamed
+// standard input is signed over: the task id, where the piece starts,
+// whether it ends the stream, and its data. Pieces cannot be moved,
+// replayed into another task, cut short or extended unseen.
+func InputSigningBytes(in *Input) []byte {
+	b := make([]byte, 0, len(in.Data)+len(in.ID)+32)
+	b = append(b, "fabric-input-v1"...)
+	b = binary.AppendUvarint(b, uint64(len(in.ID)))
+	b = append(b, in.ID...)
+	b = binary.AppendVarint(b, in.Offset)
+	if in.EOF {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(in.Data)))
+	return append(b, in.Data...)
 }

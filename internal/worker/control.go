@@ -32,8 +32,11 @@ func (w *Worker) Heartbeat() *wire.Heartbeat {
 		Load5:        s.Load5,
 		Load15:       s.Load15,
 		CPUs:         s.CPUs,
-		Running:      len(w.running),
+		Running:      w.res.used,
 		Tasks:        w.taskIDsLocked(),
+		GPUs:         len(w.res.gpus),
+		GPUsFree:     w.res.freeGPUs(),
+		Full:         w.res.full(),
 		Slots:        w.cfg.Slots,
 		State:        w.state,
 		Version:      w.cfg.Version,
@@ -191,7 +194,8 @@ func (w *Worker) cancelledEarly(id, offer string) bool {
 	return false
 }
 
-// taskIDsLocked lists the running tasks, sorted. w.mu is held.
+// taskIDsLocked lists the tasks the node has taken (running, or waiting
+// for their locks), sorted. w.mu is held.
 func (w *Worker) taskIDsLocked() []string {
 	if len(w.running) == 0 {
 		return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/fabric-run/fabric/internal/locks"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/wire"
 	"github.com/fabric-run/fabric/subjects"
@@ -57,54 +60,83 @@ func (w *Worker) handleTask(req micro.Request) {
 			return
 		}
 	}
-	j, status, reason := w.admit(task, wire.Offer(msg))
+	specs, kind, err := w.checkV2(task, format, msg.Reply)
+	if err != nil {
+		w.decline(req, format, task, wire.AckRejected, kind, err.Error())
+		return
+	}
+	j, status, kind, reason := w.admit(task, wire.Offer(msg), specs)
 	if j == nil {
-		kind := wire.ErrBusy
-		switch status {
-		case wire.AckDraining:
-			kind = wire.ErrDraining
-		case wire.AckRejected:
-			kind = wire.ErrRejected
-		}
 		w.decline(req, format, task, status, kind, reason)
 		return
 	}
 	if format == wire.FormatMsgpack && msg.Reply != "" {
-		w.send(msg.Reply, format, &wire.Ack{ID: task.ID, Node: w.cfg.Name, Instance: w.instance, Status: wire.AckAccepted})
+		ack := &wire.Ack{ID: task.ID, Node: w.cfg.Name, Instance: w.instance, Status: wire.AckAccepted}
+		if len(specs) > 0 {
+			ack.Queued = "waiting for lock " + specs[0].Name
+		}
+		w.send(msg.Reply, format, ack)
 	}
 	go w.run(j, format, msg.Reply)
 }
 
-// admit reserves a slot for task, or says why not.
-func (w *Worker) admit(task *wire.Task, offer string) (*job, wire.AckStatus, string) {
+// admit takes task, with a slot and what else it needs, or (a task with
+// locks to take first) with nothing until it holds them; or says why not.
+func (w *Worker) admit(task *wire.Task, offer string, specs []locks.Spec) (*job, wire.AckStatus, wire.ErrorKind, string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	n := w.needOf(task)
 	switch {
 	case w.draining:
-		return nil, wire.AckDraining, "node " + w.cfg.Name + " is shutting down"
-	case len(w.running) >= w.cfg.Slots:
-		return nil, wire.AckBusy, fmt.Sprintf("node %s is busy: %d of %d slots taken", w.cfg.Name, len(w.running), w.cfg.Slots)
+		return nil, wire.AckDraining, wire.ErrDraining, "node " + w.cfg.Name + " is shutting down"
 	case w.running[task.ID] != nil:
-		return nil, wire.AckRejected, "task " + task.ID + " is already running on node " + w.cfg.Name
+		return nil, wire.AckRejected, wire.ErrRejected, "task " + task.ID + " is already running on node " + w.cfg.Name
 	case w.cancelledEarly(task.ID, offer):
-		return nil, wire.AckRejected, "task " + task.ID + " was cancelled before it started"
+		return nil, wire.AckRejected, wire.ErrRejected, "task " + task.ID + " was cancelled before it started"
+	}
+	if why := w.res.impossible(w.cfg.Name, n); why != "" {
+		return nil, wire.AckRejected, wire.ErrMismatch, why
+	}
+	if why := w.res.short(w.cfg.Name, n); why != "" {
+		return nil, wire.AckBusy, wire.ErrBusy, why
+	}
+	if w.res.waiting > 0 {
+		return nil, wire.AckBusy, wire.ErrBusy, fmt.Sprintf("node %s is busy: a task that waited for its lock starts first", w.cfg.Name)
+	}
+	if len(specs) > 0 && w.lockWaiters >= w.cfg.MaxWaiting {
+		return nil, wire.AckBusy, wire.ErrBusy, fmt.Sprintf("node %s is busy: %d tasks already wait for locks here", w.cfg.Name, w.lockWaiters)
 	}
 	if v := w.cfg.Verifier; v != nil {
 		if err := v.Admit(task.ID); err != nil {
-			return nil, wire.AckRejected, err.Error()
+			return nil, wire.AckRejected, wire.ErrRejected, err.Error()
 		}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	j := &job{task: task, offer: offer, ctx: ctx, cancel: cancel}
+	j := &job{task: task, offer: offer, ctx: ctx, cancel: cancel, locks: specs, need: n}
+	if len(specs) == 0 {
+		w.grantLocked(j)
+	} else {
+		w.lockWaiters++
+	}
 	w.running[task.ID] = j
 	w.jobs.Add(1)
-	return j, wire.AckAccepted, ""
+	return j, wire.AckAccepted, "", ""
 }
 
 // run runs an admitted task and publishes its result.
 func (w *Worker) run(j *job, format wire.Format, reply string) {
 	defer w.finish(j)
 	task := j.task
+	if len(j.locks) > 0 {
+		leases, res := w.takeLocks(j, format, reply)
+		if res != nil {
+			w.deliver(j, format, reply, res)
+			return
+		}
+		j.leases = leases
+		stop := w.watchLeases(j, leases)
+		defer stop()
+	}
 	var streams []*streamer
 	if format == wire.FormatMsgpack && reply != "" {
 		streams = append(streams, newStreamer(w, task.ID, reply, true))
@@ -127,21 +159,42 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 	if timeout <= 0 {
 		timeout = w.cfg.DefaultTimeout
 	}
+	stdin, err := w.stdinFor(j, format, reply)
+	if err != nil {
+		w.deliver(j, format, reply, &wire.Result{ExitCode: -1, Error: wire.ErrStartFailed, Message: err.Error()})
+		return
+	}
+	if c, ok := stdin.(io.Closer); ok {
+		defer c.Close()
+	}
 	res := runner.Run(j.ctx, runner.Spec{
 		Command:     task.Command,
 		Argv:        task.Argv,
 		Shell:       w.cfg.Shell,
 		Dir:         w.dir(task.Cwd),
-		Env:         task.Env,
+		Env:         w.taskEnv(j),
 		Timeout:     timeout,
+		IdleTimeout: task.IdleTimeout.D(),
 		OutputLimit: w.outputLimit(task),
 		Direct:      w.direct.Load(),
+		Stdin:       stdin,
 	}, out)
+	if res.Error == wire.ErrCancelled {
+		explainCancel(j, res)
+	}
+	w.deliver(j, format, reply, res)
+}
+
+// deliver sends a task's result to its submitter and its ResultTo.
+func (w *Worker) deliver(j *job, format wire.Format, reply string, res *wire.Result) {
+	task := j.task
 	res.ID, res.Node = task.ID, w.cfg.Name
 	w.log.Debug("task done", "id", task.ID, "exit", res.ExitCode, "error", res.Error, "duration", res.Duration.D())
-	// Off the running table before the result goes out: whoever acts on
-	// the result at once (a cancel, a look at the node's load) must find
-	// the task over.
+	// Off the running table, its locks given back, before the result goes
+	// out: whoever acts on the result at once (a cancel, a look at the
+	// node's load or at the lock) must find the task over.
+	w.releaseLocks(j, j.leases)
+	j.leases = nil
 	w.release(j)
 	if reply != "" {
 		w.send(reply, format, res)
@@ -151,14 +204,39 @@ func (w *Worker) run(j *job, format wire.Format, reply string) {
 	}
 }
 
+// taskEnv is the task's environment with, on a node that hands out GPUs,
+// the devices it holds (or none).
+func (w *Worker) taskEnv(j *job) map[string]string {
+	if len(w.res.gpus) == 0 {
+		return j.task.Env
+	}
+	env := make(map[string]string, len(j.task.Env)+2)
+	maps.Copy(env, j.task.Env)
+	w.mu.Lock()
+	devices := j.grant.devices
+	w.mu.Unlock()
+	maps.Copy(env, gpuEnv(devices))
+	return env
+}
+
 // release takes j off the running table, unless a task of the same id has
-// taken its place there since.
+// taken its place there since, and gives back what it holds: its slot,
+// devices and units, or its place among the tasks waiting for locks.
 func (w *Worker) release(j *job) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if j.released {
+		return
+	}
+	j.released = true
 	if w.running[j.task.ID] == j {
 		delete(w.running, j.task.ID)
 	}
-	w.mu.Unlock()
+	if j.started {
+		w.res.give(j.grant)
+	} else if len(j.locks) > 0 {
+		w.lockWaiters--
+	}
 }
 
 // finish ends j's bookkeeping once its run is over and its result sent

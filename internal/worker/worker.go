@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nuid"
 
+	"github.com/fabric-run/fabric/internal/locks"
 	"github.com/fabric-run/fabric/internal/runner"
 	"github.com/fabric-run/fabric/internal/shell"
 	"github.com/fabric-run/fabric/internal/signing"
@@ -59,7 +61,8 @@ type Config struct {
 	OS, Arch string
 	// Capabilities are added to those detected on PATH.
 	Capabilities []string
-	// NoDetect turns capability detection off: only Capabilities (and "any").
+	// NoDetect turns capability detection off: only Capabilities (and
+	// "any"), and no GPUs unless GPUs says how many.
 	NoDetect bool
 	// Slots is how many tasks run at once; beyond them the node answers busy.
 	// Default: the CPU count.
@@ -106,7 +109,30 @@ type Config struct {
 	Version string
 	// Logger receives the node's log; default discards.
 	Logger *slog.Logger
+
+	// GPUs is how many GPU devices the node hands to tasks, one task per
+	// device (CUDA_VISIBLE_DEVICES), numbered from 0. Zero counts them
+	// with `nvidia-smi -L` (none without nvidia-smi); negative means none.
+	GPUs int
+	// Limits caps, per capability, how many tasks needing it run at once
+	// on this node ({docker: 1}); a task beyond them is answered busy.
+	Limits map[string]int
+	// Needs, if set, names capabilities a task needs beyond its
+	// requirements (those its command invokes), for Limits and GPUs.
+	Needs func(*wire.Task) []string
+	// Locks is where the node takes the cluster-wide locks tasks ask for;
+	// default: the hub's lock bucket, opened when a task first asks, with
+	// a lease of locks.LeaseFor(HeartbeatInterval).
+	Locks *locks.Store
+	// MaxWaiting bounds the tasks waiting for locks at once (they take
+	// no slot while they wait); beyond it the node answers busy.
+	// Default DefaultMaxWaiting.
+	MaxWaiting int
 }
+
+// DefaultMaxWaiting is how many tasks may wait for locks on a node at once
+// unless configured.
+const DefaultMaxWaiting = 256
 
 // Worker is a running node. Create with New, then Start; stop with Drain or
 // Close.
@@ -118,9 +144,16 @@ type Worker struct {
 	instance string
 	log      *slog.Logger
 
-	mu      sync.Mutex
-	state   string
+	mu    sync.Mutex
+	state string
+	// running holds every admitted task: waiting for its locks, or
+	// started (holding resources).
 	running map[string]*job
+	res     *resources
+	// lockWaiters counts the admitted tasks waiting for their locks.
+	lockWaiters int
+	// lockStore is cfg.Locks, or the store opened on first use.
+	lockStore *locks.Store
 	// tombstones are cancels that arrived for tasks not (yet) running,
 	// by task id and offer ("" for a cancel of every offer).
 	tombstones map[tombstone]time.Time
@@ -144,6 +177,14 @@ type job struct {
 	offer  string // the front end's offer the task came in (wire.HeaderOffer)
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	locks  []locks.Spec // to take before it starts, in name order
+	need   need
+	// grant is what it holds once started; w.mu guards these three.
+	grant    grant
+	started  bool
+	released bool
+	// leases are its locks, held while it runs (its goroutine's alone).
+	leases []*locks.Lease
 }
 
 // New validates cfg, applies defaults and returns a Worker that will use nc.
@@ -162,6 +203,18 @@ func New(nc *nats.Conn, cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: capabilities: %w", err)
 	}
+	if err := validLimits(cfg.Limits); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	gpus, err := gpuDevices(cfg.GPUs, cfg.NoDetect)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	if len(gpus) > 0 && !slices.Contains(all, gpuCapability) {
+		if all, err = shell.MergeCapabilities(all, []string{gpuCapability}); err != nil {
+			return nil, fmt.Errorf("worker: capabilities: %w", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Worker{
 		cfg:        cfg,
@@ -172,6 +225,8 @@ func New(nc *nats.Conn, cfg Config) (*Worker, error) {
 		log:        cfg.Logger.With("node", cfg.Name),
 		state:      wire.StateReady,
 		running:    map[string]*job{},
+		res:        newResources(cfg.Slots, gpus, cfg.Limits),
+		lockStore:  cfg.Locks,
 		tombstones: map[tombstone]time.Time{},
 		ctx:        ctx,
 		cancel:     cancel,
@@ -254,6 +309,9 @@ func (c *Config) fill() error {
 	if c.Version == "" {
 		c.Version = "0.0.0-dev"
 	}
+	if c.MaxWaiting <= 0 {
+		c.MaxWaiting = DefaultMaxWaiting
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -318,7 +376,8 @@ func (w *Worker) Start() error {
 	if !w.cfg.ShellOnly {
 		w.loops.Go(w.checkDirect)
 	}
-	w.log.Info("node started", "os", w.cfg.OS, "arch", w.cfg.Arch, "capabilities", w.caps, "slots", w.cfg.Slots)
+	w.log.Info("node started", "os", w.cfg.OS, "arch", w.cfg.Arch, "capabilities", w.caps, "slots", w.cfg.Slots,
+		"gpus", len(w.res.gpus), "limits", w.cfg.Limits, "locks", w.cfg.Locks != nil)
 	return nil
 }
 
@@ -371,6 +430,11 @@ func (w *Worker) Drain(ctx context.Context) error {
 	w.draining = true
 	w.state = wire.StateDraining
 	n := len(w.running)
+	for _, j := range w.running {
+		if !j.started { // still waiting for its locks: it never runs here
+			j.cancel(errNotStarted)
+		}
+	}
 	w.mu.Unlock()
 	w.log.Info("draining", "running", n)
 	if err := w.PublishHeartbeat(); err != nil {
